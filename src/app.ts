@@ -1,0 +1,75 @@
+import { randomUUID } from "node:crypto";
+import cors from "@fastify/cors";
+import helmet from "@fastify/helmet";
+import rateLimit from "@fastify/rate-limit";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { auditRoutes } from "./audit/audit.routes.ts";
+import type { Config } from "./config.ts";
+import { adminUserRoutes } from "./identity/admin.routes.ts";
+import { authRoutes } from "./identity/auth.routes.ts";
+import type { Identity } from "./identity/index.ts";
+import { meRoutes } from "./identity/me.routes.ts";
+import { userRoutes } from "./identity/users.routes.ts";
+import type { Database } from "./platform/db/database.ts";
+import { registerErrorHandling } from "./platform/http/errors.ts";
+import { registerObservability } from "./platform/http/observability.ts";
+import { registerOpenApi } from "./platform/http/openapi.ts";
+import { registerValidation } from "./platform/http/validation.ts";
+import { VERSION } from "./version.ts";
+
+export interface AppDeps {
+  config: Pick<Config, "trustProxy" | "corsOrigins" | "authRateLimitPerMinute">;
+  db: Database;
+  identity: Identity;
+  logger: FastifyBaseLogger;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** The composition root of the HTTP API: platform plugins first, then each feature's routes. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config, db, identity } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    trustProxy: config.trustProxy,
+    // Take a caller's request id when it is sane, so logs can be joined across services.
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorateRequest("principal", null);
+  app.addHook("onSend", async (request, reply) => {
+    void reply.header("x-request-id", request.id);
+  });
+
+  registerValidation(app);
+  registerErrorHandling(app);
+  await app.register(helmet, { contentSecurityPolicy: false });
+  if (config.corsOrigins.length > 0)
+    await app.register(cors, { origin: config.corsOrigins, credentials: true });
+  await app.register(rateLimit, { global: false });
+  await registerOpenApi(app, VERSION);
+  registerObservability(app, db);
+
+  await app.register(authRoutes, {
+    prefix: "/v1/auth",
+    auth: identity.auth,
+    guards: identity.guards,
+    rateLimitPerMinute: config.authRateLimitPerMinute,
+  });
+  await app.register(meRoutes, { prefix: "/v1/me", account: identity.account, guards: identity.guards });
+  await app.register(userRoutes, { prefix: "/v1/users", db, guards: identity.guards });
+  await app.register(adminUserRoutes, {
+    prefix: "/v1/admin",
+    adminUsers: identity.adminUsers,
+    apiKeys: identity.apiKeys,
+    guards: identity.guards,
+  });
+  await app.register(auditRoutes, { prefix: "/v1/admin", db, guards: identity.guards });
+  return app;
+}

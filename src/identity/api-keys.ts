@@ -1,0 +1,113 @@
+import { audit, type AuditActor, type RequestMeta } from "../audit/audit.service.ts";
+import type { Clock } from "../platform/clock.ts";
+import { randomToken, sha256 } from "../platform/crypto.ts";
+import type { Database, Tx } from "../platform/db/database.ts";
+import { notFound } from "../platform/http/errors.ts";
+
+/** What an API key may do. Each scope guards a family of app-backend routes. */
+export const API_KEY_SCOPES = ["users:read"] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
+export const API_KEY_PREFIX = "ludus_";
+
+interface ApiKeyRow {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: string[];
+  created_by: string | null;
+  created_at: Date;
+  expires_at: Date | null;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+function view(k: ApiKeyRow) {
+  const iso = (d: Date | null) => d?.toISOString() ?? null;
+  return {
+    id: k.id,
+    name: k.name,
+    prefix: k.prefix,
+    scopes: k.scopes,
+    createdBy: k.created_by,
+    createdAt: k.created_at.toISOString(),
+    expiresAt: iso(k.expires_at),
+    lastUsedAt: iso(k.last_used_at),
+    revokedAt: iso(k.revoked_at),
+  };
+}
+
+/** Keys for app backends: `ludus_<prefix>_<secret>`, shown once, stored as a SHA-256 hash. */
+export class ApiKeyService {
+  constructor(
+    private readonly db: Database,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(
+    actor: AuditActor,
+    meta: RequestMeta,
+    input: { name: string; scopes: ApiKeyScope[]; expiresAt?: string },
+  ) {
+    const prefix = randomToken(6).replace(/[-_]/g, "x");
+    const key = `${API_KEY_PREFIX}${prefix}_${randomToken(32)}`;
+    return this.db.asSystem(async (tx) => {
+      const row = await tx.one<ApiKeyRow>(
+        `INSERT INTO api_keys (name, prefix, key_hash, scopes, created_by, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+        [
+          input.name,
+          prefix,
+          sha256(key),
+          [...new Set(input.scopes)],
+          actor.type === "user" ? actor.id : null,
+          this.clock.now(),
+          input.expiresAt ?? null,
+        ],
+      );
+      await audit(tx, actor, meta, {
+        action: "api_key.created",
+        resourceType: "api_key",
+        resourceId: row.id,
+        after: { name: row.name, scopes: row.scopes, prefix },
+      });
+      return { ...view(row), key };
+    });
+  }
+
+  async list() {
+    const rows = await this.db.asSystem((tx) =>
+      tx.rows<ApiKeyRow>(`SELECT * FROM api_keys ORDER BY created_at DESC LIMIT 1000`),
+    );
+    return rows.map(view);
+  }
+
+  async revoke(actor: AuditActor, meta: RequestMeta, id: string) {
+    return this.db.asSystem(async (tx) => {
+      const row = await tx.maybeOne<ApiKeyRow>(
+        `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1 RETURNING *`,
+        [id, this.clock.now()],
+      );
+      if (row === undefined) throw notFound("API key");
+      await audit(tx, actor, meta, { action: "api_key.revoked", resourceType: "api_key", resourceId: id });
+      return view(row);
+    });
+  }
+
+  /** The key's id and scopes if it is valid now; records its use at most once a minute. */
+  async authenticate(key: string): Promise<{ id: string; scopes: string[] } | undefined> {
+    const now = this.clock.now();
+    return this.db.asSystem(async (tx: Tx) => {
+      const row = await tx.maybeOne<{ id: string; scopes: string[]; last_used_at: Date | null }>(
+        `SELECT id, scopes, last_used_at FROM api_keys
+         WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`,
+        [sha256(key), now],
+      );
+      if (row === undefined) return undefined;
+      if (row.last_used_at === null || now.getTime() - row.last_used_at.getTime() > 60_000) {
+        await tx.exec(`UPDATE api_keys SET last_used_at = $2 WHERE id = $1`, [row.id, now]);
+      }
+      return { id: row.id, scopes: row.scopes };
+    });
+  }
+}

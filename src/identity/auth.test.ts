@@ -1,0 +1,232 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import {
+  bearer,
+  createAdmin,
+  createTestContext,
+  problem,
+  registerPlayer,
+  type TestContext,
+} from "../../test/helpers/context.ts";
+
+describe("auth flows", () => {
+  let ctx: TestContext;
+  before(async () => {
+    ctx = await createTestContext();
+  });
+  after(() => ctx.close());
+
+  const refresh = (refreshToken: string) =>
+    ctx.app.inject({ method: "POST", url: "/v1/auth/refresh", payload: { refreshToken } });
+  const me = (token: string) => ctx.app.inject({ method: "GET", url: "/v1/me", headers: bearer(token) });
+
+  it("register → login → refresh → reuse kills the family → logout", async () => {
+    const player = await registerPlayer(ctx.app);
+    assert.equal((await me(player.accessToken)).statusCode, 200);
+
+    const login = await ctx.app.inject({
+      method: "POST",
+      url: "/v1/auth/login",
+      payload: { login: player.email.toUpperCase(), password: player.password },
+    });
+    assert.equal(login.statusCode, 200);
+    const first = login.json<{ tokens: { accessToken: string; refreshToken: string; sessionId: string } }>()
+      .tokens;
+
+    const rotated = await refresh(first.refreshToken);
+    assert.equal(rotated.statusCode, 200);
+    const second = rotated.json<{ accessToken: string; refreshToken: string; sessionId: string }>();
+    assert.notEqual(second.refreshToken, first.refreshToken);
+    assert.equal(second.sessionId, first.sessionId);
+    assert.equal((await me(second.accessToken)).statusCode, 200);
+
+    // The old token again: reuse. The answer is 401 and the whole family dies, including the new token.
+    const reuse = await refresh(first.refreshToken);
+    assert.equal(reuse.statusCode, 401);
+    assert.equal(problem(reuse).code, "auth.refresh_token_reused");
+    assert.equal(problem(await refresh(second.refreshToken)).code, "auth.session_revoked");
+    assert.equal(problem(await me(second.accessToken)).code, "auth.session_revoked");
+
+    // The registration session is a different family and still works; log it out.
+    const logout = await ctx.app.inject({
+      method: "POST",
+      url: "/v1/auth/logout",
+      headers: bearer(player.accessToken),
+    });
+    assert.equal(logout.statusCode, 204);
+    assert.equal((await me(player.accessToken)).statusCode, 401);
+    assert.equal((await refresh(player.refreshToken)).statusCode, 401);
+
+    const audit = await ctx.db.asSystem((tx) =>
+      tx.rows<{ action: string }>(
+        `SELECT action FROM audit_logs WHERE subject_user_id = $1 ORDER BY created_at`,
+        [player.id],
+      ),
+    );
+    const actions = audit.map((a) => a.action);
+    for (const action of ["user.registered", "auth.login", "auth.refresh_reuse_detected", "auth.logout"]) {
+      assert.ok(actions.includes(action), `audit has ${action}: ${actions.join(",")}`);
+    }
+  });
+
+  it("two concurrent refreshes with one token: one wins, the family is revoked", async () => {
+    const player = await registerPlayer(ctx.app);
+    const [a, b] = await Promise.all([refresh(player.refreshToken), refresh(player.refreshToken)]);
+    const codes = [a.statusCode, b.statusCode].sort();
+    assert.deepEqual(codes, [200, 401]);
+    const winner = a.statusCode === 200 ? a : b;
+    assert.equal((await refresh(winner.json<{ refreshToken: string }>().refreshToken)).statusCode, 401);
+  });
+
+  it("login errors do not reveal whether the account exists", async () => {
+    const player = await registerPlayer(ctx.app);
+    const wrongPassword = await ctx.app.inject({
+      method: "POST",
+      url: "/v1/auth/login",
+      payload: { login: player.username, password: "not the password at all" },
+    });
+    const noAccount = await ctx.app.inject({
+      method: "POST",
+      url: "/v1/auth/login",
+      payload: { login: "nobody-here", password: "not the password at all" },
+    });
+    assert.equal(wrongPassword.statusCode, 401);
+    assert.equal(noAccount.statusCode, 401);
+    const a = problem(wrongPassword);
+    const b = problem(noAccount);
+    assert.equal(a.code, b.code);
+    assert.equal(a.detail, b.detail);
+  });
+
+  it("changing the password revokes my other sessions but keeps this one", async () => {
+    const player = await registerPlayer(ctx.app);
+    const other = await ctx.app.inject({
+      method: "POST",
+      url: "/v1/auth/login",
+      payload: { login: player.username, password: player.password },
+    });
+    const otherTokens = other.json<{ tokens: { accessToken: string; refreshToken: string } }>().tokens;
+
+    const wrong = await ctx.app.inject({
+      method: "POST",
+      url: "/v1/me/password",
+      headers: bearer(player.accessToken),
+      payload: { currentPassword: "wrong password here", newPassword: "a brand new password" },
+    });
+    assert.equal(problem(wrong).code, "auth.wrong_password");
+
+    const weak = await ctx.app.inject({
+      method: "POST",
+      url: "/v1/me/password",
+      headers: bearer(player.accessToken),
+      payload: { currentPassword: player.password, newPassword: player.username },
+    });
+    assert.equal(problem(weak).code, "auth.password_rejected");
+
+    const change = await ctx.app.inject({
+      method: "POST",
+      url: "/v1/me/password",
+      headers: bearer(player.accessToken),
+      payload: { currentPassword: player.password, newPassword: "a brand new password" },
+    });
+    assert.equal(change.statusCode, 200);
+    assert.equal(change.json<{ revokedSessions: number }>().revokedSessions, 1);
+    assert.equal((await me(player.accessToken)).statusCode, 200);
+    assert.equal((await me(otherTokens.accessToken)).statusCode, 401);
+    assert.equal((await refresh(otherTokens.refreshToken)).statusCode, 401);
+
+    const oldLogin = await ctx.app.inject({
+      method: "POST",
+      url: "/v1/auth/login",
+      payload: { login: player.username, password: player.password },
+    });
+    assert.equal(oldLogin.statusCode, 401);
+    const newLogin = await ctx.app.inject({
+      method: "POST",
+      url: "/v1/auth/login",
+      payload: { login: player.username, password: "a brand new password" },
+    });
+    assert.equal(newLogin.statusCode, 200);
+  });
+
+  it("deactivated users cannot log in or refresh; reactivated ones can log in again", async () => {
+    const admin = await createAdmin(ctx);
+    const player = await registerPlayer(ctx.app);
+    const deactivate = await ctx.app.inject({
+      method: "POST",
+      url: `/v1/admin/users/${player.id}/deactivate`,
+      headers: bearer(admin.accessToken),
+    });
+    assert.equal(deactivate.statusCode, 200);
+    assert.equal(deactivate.json<{ isActive: boolean }>().isActive, false);
+
+    assert.equal((await me(player.accessToken)).statusCode, 401);
+    assert.equal((await refresh(player.refreshToken)).statusCode, 401);
+    const login = await ctx.app.inject({
+      method: "POST",
+      url: "/v1/auth/login",
+      payload: { login: player.username, password: player.password },
+    });
+    assert.equal(problem(login).code, "auth.account_inactive");
+
+    await ctx.app.inject({
+      method: "POST",
+      url: `/v1/admin/users/${player.id}/activate`,
+      headers: bearer(admin.accessToken),
+    });
+    const again = await ctx.app.inject({
+      method: "POST",
+      url: "/v1/auth/login",
+      payload: { login: player.username, password: player.password },
+    });
+    assert.equal(again.statusCode, 200);
+  });
+
+  it("access tokens expire, and tokens signed another way are refused", async () => {
+    const player = await registerPlayer(ctx.app);
+    ctx.clock.advance(901 * 1000);
+    assert.equal(problem(await me(player.accessToken)).code, "auth.invalid_token");
+    ctx.clock.advance(-901 * 1000);
+
+    // alg "none" with the same claims: the pinned algorithm refuses it.
+    const [, payload] = player.accessToken.split(".");
+    const unsigned = `${Buffer.from(JSON.stringify({ alg: "none", typ: "JWT" })).toString("base64url")}.${payload}.`;
+    assert.equal(problem(await me(unsigned)).code, "auth.invalid_token");
+    const tampered = `${player.accessToken.slice(0, -4)}AAAA`;
+    assert.equal(problem(await me(tampered)).code, "auth.invalid_token");
+  });
+
+  it("repeated failures lock the account for a growing time, then it opens again", async () => {
+    const player = await registerPlayer(ctx.app);
+    const attempt = (password: string) =>
+      ctx.app.inject({
+        method: "POST",
+        url: "/v1/auth/login",
+        payload: { login: player.username, password },
+      });
+    for (let i = 0; i < 5; i++) assert.equal((await attempt("wrong password number")).statusCode, 401);
+    const locked = await attempt(player.password);
+    assert.equal(locked.statusCode, 429);
+    assert.equal(problem(locked).code, "auth.too_many_attempts");
+    assert.ok(Number(locked.headers["retry-after"]) >= 1);
+
+    ctx.clock.advance(31 * 1000);
+    assert.equal((await attempt("wrong password again")).statusCode, 401);
+    // The sixth failure doubles the lock to 60 s: 31 s later it is still closed.
+    ctx.clock.advance(31 * 1000);
+    assert.equal((await attempt(player.password)).statusCode, 429);
+    ctx.clock.advance(30 * 1000);
+    assert.equal((await attempt(player.password)).statusCode, 200);
+  });
+
+  it("unknown accounts lock the same way as real ones", async () => {
+    const attempt = () =>
+      ctx.app.inject({
+        method: "POST",
+        url: "/v1/auth/login",
+        payload: { login: "ghost-account", password: "whatever it is" },
+      });
+    for (let i = 0; i < 5; i++) assert.equal((await attempt()).statusCode, 401);
+    assert.equal((await attempt()).statusCode, 429);
+  });
+});

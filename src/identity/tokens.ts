@@ -1,0 +1,57 @@
+import { SignJWT, jwtVerify, errors } from "jose";
+import type { Clock } from "../platform/clock.ts";
+import { AppError } from "../platform/http/errors.ts";
+
+export interface AccessClaims {
+  userId: string;
+  sessionId: string;
+}
+
+const ALGORITHM = "HS256";
+const ISSUER = "ludus";
+const AUDIENCE = "ludus-api";
+
+/** Signs and checks short-lived access tokens. The algorithm is pinned: tokens naming another are refused. */
+export class AccessTokens {
+  private readonly key: Uint8Array;
+
+  constructor(
+    secret: string,
+    readonly ttlSeconds: number,
+    private readonly clock: Clock,
+  ) {
+    this.key = new TextEncoder().encode(secret);
+  }
+
+  async sign(claims: AccessClaims): Promise<string> {
+    const now = Math.floor(this.clock.now().getTime() / 1000);
+    return new SignJWT({ sid: claims.sessionId })
+      .setProtectedHeader({ alg: ALGORITHM, typ: "JWT" })
+      .setSubject(claims.userId)
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setIssuedAt(now)
+      .setExpirationTime(now + this.ttlSeconds)
+      .sign(this.key);
+  }
+
+  async verify(token: string): Promise<AccessClaims> {
+    try {
+      const { payload } = await jwtVerify(token, this.key, {
+        algorithms: [ALGORITHM],
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        currentDate: this.clock.now(),
+      });
+      if (typeof payload.sub !== "string" || typeof payload.sid !== "string") {
+        throw new AppError("auth.invalid_token", "The access token is malformed");
+      }
+      return { userId: payload.sub, sessionId: payload.sid };
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      if (error instanceof errors.JWTExpired)
+        throw new AppError("auth.invalid_token", "The access token has expired");
+      throw new AppError("auth.invalid_token", "The access token is not valid");
+    }
+  }
+}

@@ -1,0 +1,150 @@
+import { Command, InvalidArgumentError } from "commander";
+import { loadConfig, ConfigError, type Config } from "./config.ts";
+import { ensureAdmin } from "./identity/bootstrap.ts";
+import { createIdentity } from "./identity/index.ts";
+import { systemClock } from "./platform/clock.ts";
+import { openAdminConnection, openDatabase } from "./platform/db/connect.ts";
+import { migrate, migrationStatus } from "./platform/db/migrator.ts";
+import { createLogger } from "./platform/logging.ts";
+import { resolveJwtSecret } from "./platform/secrets.ts";
+import { startServer } from "./server.ts";
+import { VERSION } from "./version.ts";
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");
+  return n;
+}
+
+async function serve(config: Config): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  const server = await startServer(config, logger);
+  console.log(`\nLudus ${VERSION} is running\n`);
+  console.log(`  API        ${server.url}/v1`);
+  console.log(`  API docs   ${server.url}/docs`);
+  console.log(`  OpenAPI    ${server.url}/openapi.json`);
+  console.log(`  Health     ${server.url}/healthz`);
+  console.log(`  Metrics    ${server.url}/metrics`);
+  console.log(
+    `  Database   ${config.databaseUrl === undefined ? `embedded, data in ${config.dataDir}` : "DATABASE_URL"}\n`,
+  );
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      logger.warn("second signal: exiting at once");
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    server.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+}
+
+async function withAdminUrl<T>(config: Config, fn: (url: string) => Promise<T>): Promise<T> {
+  const logger = createLogger(config.logLevel === "info" ? "warn" : config.logLevel);
+  const admin = await openAdminConnection(config, logger);
+  try {
+    return await fn(admin.url);
+  } finally {
+    await admin.stop();
+  }
+}
+
+const program = new Command()
+  .name("ludus")
+  .description("Ludus gamification backend")
+  .version(VERSION)
+  .showHelpAfterError();
+
+program
+  .command("serve", { isDefault: true })
+  .description("run the HTTP API (migrates first)")
+  .action(() => serve(loadConfig()));
+
+const migrateCommand = program.command("migrate").description("database migrations");
+migrateCommand
+  .command("up")
+  .description("apply pending migrations")
+  .option("--count <n>", "apply at most n", positiveInt)
+  .action((opts: { count?: number }) =>
+    withAdminUrl(loadConfig(), async (url) => {
+      const applied = await migrate(url, "up", createLogger("warn"), opts.count);
+      console.log(applied.length === 0 ? "Nothing to apply." : `Applied: ${applied.join(", ")}`);
+    }),
+  );
+migrateCommand
+  .command("down")
+  .description("revert the latest migrations (one by default)")
+  .option("--count <n>", "revert n", positiveInt, 1)
+  .action((opts: { count: number }) =>
+    withAdminUrl(loadConfig(), async (url) => {
+      const reverted = await migrate(url, "down", createLogger("warn"), opts.count);
+      console.log(reverted.length === 0 ? "Nothing to revert." : `Reverted: ${reverted.join(", ")}`);
+    }),
+  );
+migrateCommand
+  .command("status")
+  .description("list migrations and whether each is applied")
+  .action(() =>
+    withAdminUrl(loadConfig(), async (url) => {
+      for (const m of await migrationStatus(url)) {
+        console.log(
+          `${m.appliedAt === null ? "pending " : "applied "} ${m.name}${m.appliedAt ? `  (${m.appliedAt.toISOString()})` : ""}`,
+        );
+      }
+    }),
+  );
+
+program
+  .command("admin")
+  .description("administrator accounts")
+  .command("create")
+  .description("create an admin account (password from --password or LUDUS_ADMIN_PASSWORD)")
+  .requiredOption("--email <email>")
+  .option("--username <name>", "username", "admin")
+  .option("--password <password>")
+  .action(async (opts: { email: string; username: string; password?: string }) => {
+    const config = loadConfig();
+    const password = opts.password ?? process.env.LUDUS_ADMIN_PASSWORD;
+    if (password === undefined) throw new InvalidArgumentError("give --password or set LUDUS_ADMIN_PASSWORD");
+    const logger = createLogger("warn");
+    const database = await openDatabase(config, logger);
+    try {
+      const identity = createIdentity(
+        database.db,
+        systemClock,
+        config,
+        await resolveJwtSecret(database.db, config.jwtSecret),
+      );
+      const outcome = await ensureAdmin(database.db, identity.auth, {
+        email: opts.email,
+        username: opts.username,
+        password,
+      });
+      console.log(
+        outcome === "created"
+          ? `Admin ${opts.email} created.`
+          : `An account with ${opts.email} already exists; unchanged.`,
+      );
+    } finally {
+      await database.close();
+    }
+  });
+
+program.parseAsync().catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof InvalidArgumentError) {
+    console.error(error.message);
+  } else {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,92 @@
+import pg from "pg";
+import type { Logger } from "pino";
+import type { Config } from "../../config.ts";
+import { createRuntimePool, Database } from "./database.ts";
+import { startEmbeddedPostgres } from "./embedded.ts";
+import { migrate } from "./migrator.ts";
+
+const EMBEDDED_DATABASE = "ludus";
+
+export interface AdminConnection {
+  /** Connection string with rights to migrate (owner of the schema). */
+  url: string;
+  /** Stops the embedded server, if one was started. */
+  stop(): Promise<void>;
+}
+
+/** DATABASE_URL when set; otherwise the embedded PostgreSQL, started and with its database created. */
+export async function openAdminConnection(
+  config: Pick<Config, "databaseUrl" | "dataDir" | "embeddedPort">,
+  logger: Logger,
+): Promise<AdminConnection> {
+  if (config.databaseUrl !== undefined) return { url: config.databaseUrl, stop: async () => undefined };
+  const server = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPort, logger });
+  try {
+    const client = new pg.Client({ connectionString: server.url });
+    await client.connect();
+    try {
+      const found = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [EMBEDDED_DATABASE]);
+      if (found.rowCount === 0) await client.query(`CREATE DATABASE ${EMBEDDED_DATABASE}`);
+    } finally {
+      await client.end();
+    }
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  const url = new URL(server.url);
+  url.pathname = `/${EMBEDDED_DATABASE}`;
+  return { url: url.toString(), stop: () => server.stop() };
+}
+
+export interface OpenDatabase {
+  db: Database;
+  adminUrl: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Everything the server needs from PostgreSQL, ready: the server started (embedded mode), migrations
+ * applied, the runtime pool open as the unprivileged role, and this and the coming months' partitions made.
+ */
+export async function openDatabase(config: Config, logger: Logger): Promise<OpenDatabase> {
+  const admin = await openAdminConnection(config, logger);
+  try {
+    await migrate(admin.url, "up", logger);
+    const pool =
+      config.databaseAppUrl !== undefined
+        ? createRuntimePool(config.databaseAppUrl, config.poolSize, false)
+        : createRuntimePool(admin.url, config.poolSize, true);
+    pool.on("error", (err) => logger.error({ err }, "idle database connection failed"));
+    const db = new Database(pool, logger);
+    await ensurePartitions(db);
+    return {
+      db,
+      adminUrl: admin.url,
+      async close() {
+        await db.close();
+        await admin.stop();
+      },
+    };
+  } catch (error) {
+    await admin.stop();
+    throw error;
+  }
+}
+
+/** Tables partitioned by month, kept a few months ahead (the scheduler repeats this daily). */
+export const MONTHLY_PARTITIONED = ["audit_logs"] as const;
+
+export async function ensurePartitions(db: Database, from: Date = new Date(), months = 4): Promise<number> {
+  return db.asSystem(async (tx) => {
+    let created = 0;
+    for (const table of MONTHLY_PARTITIONED) {
+      const row = await tx.one<{ n: number }>(
+        `SELECT ludus_ensure_monthly_partitions($1, $2::date, $3) AS n`,
+        [table, from.toISOString().slice(0, 10), months],
+      );
+      created += row.n;
+    }
+    return created;
+  });
+}

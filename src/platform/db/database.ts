@@ -1,0 +1,114 @@
+import pg from "pg";
+import type { Logger } from "pino";
+
+/** The name of the role that request work runs as. It owns nothing; see migrations/0001. */
+export const RUNTIME_ROLE = "ludus_app";
+
+/** A connection inside one transaction, with typed helpers. All values go as $n parameters. */
+export interface Tx {
+  rows<R extends pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<R[]>;
+  /** Exactly one row, or an error: for statements that cannot return zero rows. */
+  one<R extends pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<R>;
+  maybeOne<R extends pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<R | undefined>;
+  /** Runs a statement and returns the number of rows it touched. */
+  exec(text: string, values?: readonly unknown[]): Promise<number>;
+}
+
+/** Who a transaction acts for; row-level security in PostgreSQL reads it. */
+export type Actor = { kind: "user"; userId: string } | { kind: "system" };
+
+// SQLSTATEs that mean "try the whole transaction again"; every other error is final.
+const RETRYABLE = new Set(["40001", "40P01"]);
+const MAX_ATTEMPTS = 5;
+
+function wrap(client: pg.PoolClient): Tx {
+  const rows = async <R extends pg.QueryResultRow>(text: string, values?: readonly unknown[]) =>
+    (await client.query<R>(text, values as unknown[] | undefined)).rows;
+  return {
+    rows,
+    async one<R extends pg.QueryResultRow>(text: string, values?: readonly unknown[]) {
+      const result = await rows<R>(text, values);
+      if (result.length !== 1 || result[0] === undefined) {
+        throw new Error(`expected one row, got ${result.length}`);
+      }
+      return result[0];
+    },
+    async maybeOne<R extends pg.QueryResultRow>(
+      text: string,
+      values?: readonly unknown[],
+    ): Promise<R | undefined> {
+      const result: R[] = await rows<R>(text, values);
+      return result[0];
+    },
+    async exec(text: string, values?: readonly unknown[]) {
+      return (await client.query(text, values as unknown[] | undefined)).rowCount ?? 0;
+    },
+  };
+}
+
+export class Database {
+  constructor(
+    readonly pool: pg.Pool,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Runs fn in a transaction whose row-level security sees only this user's rows. */
+  asUser<T>(userId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.transaction({ kind: "user", userId }, fn);
+  }
+
+  /**
+   * Runs fn in a transaction that sees every row. Reserved for work no single player owns:
+   * login lookups, admin routes (which audit themselves), the scheduler.
+   */
+  asSystem<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.transaction({ kind: "system" }, fn);
+  }
+
+  async transaction<T>(actor: Actor, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      try {
+        await client.query("BEGIN");
+        // Transaction-local settings: they vanish at COMMIT/ROLLBACK, so a pooled connection
+        // never carries one request's identity into the next.
+        await client.query(
+          "SELECT set_config('ludus.user_id', $1, true), set_config('ludus.system', $2, true)",
+          [actor.kind === "user" ? actor.userId : "", actor.kind === "system" ? "on" : "off"],
+        );
+        const result = await fn(wrap(client));
+        await client.query("COMMIT");
+        return result;
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        const code = (error as { code?: unknown }).code;
+        if (typeof code === "string" && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) {
+          this.logger.debug({ code, attempt }, "retrying transaction");
+          await new Promise((r) => setTimeout(r, Math.random() * 20 * 2 ** attempt));
+          continue;
+        }
+        throw error;
+      } finally {
+        client.release();
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/**
+ * A pool for request work. With a dedicated runtime login (DATABASE_APP_URL) it connects as that
+ * role; otherwise it connects with the main URL and the server switches every connection to the
+ * runtime role at startup (PostgreSQL refuses the connection if it cannot).
+ */
+export function createRuntimePool(url: string, max: number, switchRole: boolean): pg.Pool {
+  return new pg.Pool({
+    connectionString: url,
+    max,
+    options: switchRole ? `-c role=${RUNTIME_ROLE}` : undefined,
+    application_name: "ludus",
+  });
+}

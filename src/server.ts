@@ -1,0 +1,58 @@
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import { buildApp } from "./app.ts";
+import type { Config } from "./config.ts";
+import { ensureAdmin } from "./identity/bootstrap.ts";
+import { createIdentity } from "./identity/index.ts";
+import { systemClock } from "./platform/clock.ts";
+import { ensurePartitions, openDatabase } from "./platform/db/connect.ts";
+import { resolveJwtSecret } from "./platform/secrets.ts";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts everything `npm start` serves and returns once it is listening. */
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const database = await openDatabase(config, logger);
+  let app: FastifyInstance | undefined;
+  try {
+    const { db } = database;
+    const identity = createIdentity(db, systemClock, config, await resolveJwtSecret(db, config.jwtSecret));
+    if (config.admin !== undefined) {
+      const outcome = await ensureAdmin(db, identity.auth, config.admin);
+      logger.info({ email: config.admin.email, outcome }, "admin account checked");
+    }
+    app = await buildApp({ config, db, identity, logger });
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await app?.close();
+    await database.close();
+    throw error;
+  }
+
+  // Partition upkeep until the scheduler owns it: once a day, a few months ahead.
+  const upkeep = setInterval(() => {
+    ensurePartitions(database.db).catch((err: unknown) => logger.error({ err }, "partition upkeep failed"));
+  }, DAY_MS);
+  upkeep.unref();
+
+  const address = app.server.address();
+  const port = typeof address === "object" && address !== null ? address.port : config.port;
+  const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
+  const url = config.publicUrl ?? `http://${host}:${port}`;
+  const running = app;
+  return {
+    app: running,
+    url,
+    async stop() {
+      clearInterval(upkeep);
+      await running.close();
+      await database.close();
+    },
+  };
+}

@@ -1,0 +1,130 @@
+import { randomBytes } from "node:crypto";
+import type { FastifyInstance, LightMyRequestResponse } from "fastify";
+import pino from "pino";
+import { buildApp } from "../../src/app.ts";
+import { createIdentity, type Identity } from "../../src/identity/index.ts";
+import { ManualClock } from "../../src/platform/clock.ts";
+import { createRuntimePool, Database } from "../../src/platform/db/database.ts";
+import { ensurePartitions } from "../../src/platform/db/connect.ts";
+import { cloneTemplate } from "./postgres.ts";
+
+export interface TestContext {
+  app: FastifyInstance;
+  db: Database;
+  identity: Identity;
+  clock: ManualClock;
+  /** URL of this file's database as the owner (for SQL-level checks). */
+  ownerUrl: string;
+  close(): Promise<void>;
+}
+
+export interface TestOptions {
+  authRateLimitPerMinute?: number;
+  loginMaxFailures?: number;
+  loginMaxFailuresPerIp?: number;
+  accessTokenTtlSeconds?: number;
+}
+
+/** A whole Ludus app on its own cloned database, with a clock the test moves. */
+export async function createTestContext(options: TestOptions = {}): Promise<TestContext> {
+  const database = await cloneTemplate(`ludus_test_${randomBytes(6).toString("hex")}`);
+  const logger = pino({ level: process.env.LOG_LEVEL ?? "silent" });
+  const db = new Database(createRuntimePool(database.url, 8, true), logger);
+  const clock = new ManualClock(new Date());
+  await ensurePartitions(db, clock.now());
+  const identity = createIdentity(
+    db,
+    clock,
+    {
+      // Cheap hashing keeps tests fast; production defaults are checked in bench/auth.
+      argon2: { memoryCost: 1024, timeCost: 1 },
+      accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 900,
+      refreshTokenTtlSeconds: 30 * 24 * 3600,
+      loginMaxFailures: options.loginMaxFailures ?? 5,
+      loginMaxFailuresPerIp: options.loginMaxFailuresPerIp ?? 1000,
+    },
+    "test-secret-that-is-long-enough-for-hs256!!",
+  );
+  const app = await buildApp({
+    config: {
+      trustProxy: false,
+      corsOrigins: [],
+      authRateLimitPerMinute: options.authRateLimitPerMinute ?? 100000,
+    },
+    db,
+    identity,
+    logger,
+  });
+  await app.ready();
+  return {
+    app,
+    db,
+    identity,
+    clock,
+    ownerUrl: database.url,
+    async close() {
+      await app.close();
+      await db.close();
+      await database.drop();
+    },
+  };
+}
+
+let counter = 0;
+
+/** Registers a fresh player through the API and returns its ids and tokens. */
+export async function registerPlayer(
+  app: FastifyInstance,
+  overrides: Partial<{ email: string; username: string; password: string; timeZone: string }> = {},
+) {
+  counter += 1;
+  const tag = `${process.pid}${counter}${randomBytes(3).toString("hex")}`;
+  const body = {
+    email: overrides.email ?? `player${tag}@example.com`,
+    username: overrides.username ?? `player${tag}`,
+    password: overrides.password ?? "a long enough password",
+    ...(overrides.timeZone ? { timeZone: overrides.timeZone } : {}),
+  };
+  const res = await app.inject({ method: "POST", url: "/v1/auth/register", payload: body });
+  if (res.statusCode !== 201) throw new Error(`register failed: ${res.statusCode} ${res.body}`);
+  const json = res.json<{
+    user: { id: string };
+    tokens: { accessToken: string; refreshToken: string; sessionId: string };
+  }>();
+  return { ...body, id: json.user.id, ...json.tokens };
+}
+
+/** Makes an admin directly through the service (there is no public way to become one). */
+export async function createAdmin(ctx: TestContext) {
+  counter += 1;
+  const tag = `${process.pid}${counter}${randomBytes(3).toString("hex")}`;
+  const password = "an admin password";
+  await ctx.identity.auth.createUser(
+    { email: `admin${tag}@example.com`, username: `admin${tag}`, password },
+    "admin",
+    { ip: null, userAgent: null, requestId: null },
+  );
+  const res = await ctx.app.inject({
+    method: "POST",
+    url: "/v1/auth/login",
+    payload: { login: `admin${tag}`, password },
+  });
+  const json = res.json<{ user: { id: string }; tokens: { accessToken: string; refreshToken: string } }>();
+  return { id: json.user.id, accessToken: json.tokens.accessToken, username: `admin${tag}` };
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** Asserts an RFC 9457 problem answer and returns its body. */
+export function problem(res: LightMyRequestResponse) {
+  const type = String(res.headers["content-type"] ?? "");
+  if (!type.startsWith("application/problem+json")) {
+    throw new Error(`expected problem+json, got ${type} (${res.statusCode}): ${res.body}`);
+  }
+  return res.json<{
+    status: number;
+    code: string;
+    detail: string;
+    errors?: { path: string; message: string }[];
+  }>();
+}

@@ -1,0 +1,55 @@
+import pg from "pg";
+
+/** Set by scripts/run-tests.ts: a server URL with rights to create databases, and the migrated template. */
+export function testServer(): { url: string; template: string } {
+  const url = process.env.LUDUS_TEST_SERVER_URL;
+  const template = process.env.LUDUS_TEST_TEMPLATE;
+  if (url === undefined || template === undefined) {
+    throw new Error(
+      "Run database tests through `npm test` (scripts/run-tests.ts), which prepares PostgreSQL",
+    );
+  }
+  return { url, template };
+}
+
+export function databaseUrl(serverUrl: string, database: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const quote = (name: string) => pg.Client.prototype.escapeIdentifier(name);
+
+/** A fresh database cloned from the migrated template: one per test file, so files never share rows. */
+export async function cloneTemplate(name: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const { url, template } = testServer();
+  await withClient(url, async (client) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.query(`CREATE DATABASE ${quote(name)} TEMPLATE ${quote(template)}`);
+        return;
+      } catch (error) {
+        // 55006: the template is briefly in use by a concurrent clone; try again shortly.
+        if ((error as { code?: string }).code !== "55006" || attempt >= 20) throw error;
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+      }
+    }
+  });
+  return {
+    url: databaseUrl(url, name),
+    drop: () =>
+      withClient(url, (client) => client.query(`DROP DATABASE IF EXISTS ${quote(name)} WITH (FORCE)`)).then(
+        () => undefined,
+      ),
+  };
+}
