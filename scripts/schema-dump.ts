@@ -29,7 +29,13 @@ async function main(): Promise<number> {
     const { stdout } = await promisify(execFile)(
       "pg_dump",
       // Monthly partitions are named by the month the migration ran in; they are data, not schema.
-      ["--schema-only", "--no-owner", "--no-privileges", "--exclude-table=*_y[0-9][0-9][0-9][0-9]m[0-9][0-9]", url],
+      [
+        "--schema-only",
+        "--no-owner",
+        "--no-privileges",
+        "--exclude-table=*_y[0-9][0-9][0-9][0-9]m[0-9][0-9]",
+        url,
+      ],
       { maxBuffer: 64 * 1024 * 1024 },
     );
     // Drop version banners and per-run restrict keys so the file changes only when the schema does.
@@ -44,7 +50,9 @@ async function main(): Promise<number> {
     }
     const committed = await readFile(OUTPUT, "utf8").catch(() => "");
     if (committed !== dump) {
-      console.error("db/schema.sql does not match the migrations. Run `npm run db:dump` and commit the result.");
+      console.error(
+        "db/schema.sql does not match the migrations. Run `npm run db:dump` and commit the result.",
+      );
       return 1;
     }
     console.log("db/schema.sql matches the migrations.");

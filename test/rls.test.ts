@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import pg from "pg";
+import { resolveJwtSecret } from "../src/platform/secrets.ts";
+import { createAdmin, createTestContext, registerPlayer, type TestContext } from "./helpers/context.ts";
+
+/**
+ * Row-level security checked in SQL, below the API: connected as the runtime role, a transaction
+ * with user A set sees only A's rows in every user-owned table, and one with no user sees nothing.
+ */
+
+// The column that names each user-owned table's owner. A new RLS table must be added here (or to
+// SYSTEM_ONLY), or the catalog test below fails.
+const OWNER_COLUMN: Record<string, string> = {
+  users: "id",
+  user_profiles: "user_id",
+  sessions: "user_id",
+  refresh_tokens: "user_id",
+  audit_logs: "subject_user_id",
+};
+const SYSTEM_ONLY = ["api_keys", "login_failures", "settings"];
+
+describe("row-level security", () => {
+  let ctx: TestContext;
+  let client: pg.Client;
+  let a: { id: string };
+  let b: { id: string };
+
+  before(async () => {
+    ctx = await createTestContext();
+    a = await registerPlayer(ctx.app);
+    b = await registerPlayer(ctx.app);
+    const admin = await createAdmin(ctx);
+    // Rows in the system-only tables too: a key, a failed login.
+    await ctx.app.inject({
+      method: "POST",
+      url: "/v1/admin/api-keys",
+      headers: { authorization: `Bearer ${admin.accessToken}` },
+      payload: { name: "rls", scopes: ["users:read"] },
+    });
+    await ctx.app.inject({
+      method: "POST",
+      url: "/v1/auth/login",
+      payload: { login: "nobody", password: "x" },
+    });
+    assert.ok((await resolveJwtSecret(ctx.db, undefined)).length >= 32);
+    client = new pg.Client({ connectionString: ctx.ownerUrl });
+    await client.connect();
+    await client.query("SET ROLE ludus_app");
+  });
+  after(async () => {
+    await client.end();
+    await ctx.close();
+  });
+
+  async function asActing(userId: string | null, sql: string) {
+    await client.query("BEGIN");
+    try {
+      if (userId !== null) await client.query("SELECT set_config('ludus.user_id', $1, true)", [userId]);
+      return (await client.query<Record<string, unknown>>(sql)).rows;
+    } finally {
+      await client.query("ROLLBACK");
+    }
+  }
+
+  it("every table is RLS-enabled and forced, and the runtime role owns none", async () => {
+    const tables = await asActing(
+      null,
+      `SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner) AS owner
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+         AND c.relname <> 'schema_migrations'`,
+    );
+    const names = tables.map((t) => String(t.relname)).sort();
+    assert.deepEqual(names, [...Object.keys(OWNER_COLUMN), ...SYSTEM_ONLY].sort());
+    for (const t of tables) {
+      assert.equal(t.relrowsecurity, true, `${String(t.relname)} has RLS enabled`);
+      assert.equal(t.relforcerowsecurity, true, `${String(t.relname)} forces RLS`);
+      assert.notEqual(t.owner, "ludus_app", `${String(t.relname)} is not owned by the runtime role`);
+    }
+  });
+
+  for (const [table, column] of Object.entries(OWNER_COLUMN)) {
+    it(`${table}: user A sees only A's rows; no user sees none`, async () => {
+      const all = await asActing(null, `SELECT count(*)::int AS n FROM ${table}`);
+      assert.equal(all[0]?.n, 0, "no acting user: no rows");
+
+      const rowsA = await asActing(a.id, `SELECT * FROM ${table}`);
+      assert.ok(rowsA.length > 0, `A has rows in ${table}`);
+      for (const row of rowsA) assert.equal(row[column], a.id);
+
+      const rowsB = await asActing(b.id, `SELECT * FROM ${table}`);
+      assert.ok(rowsB.length > 0, `B has rows in ${table}`);
+      for (const row of rowsB) assert.equal(row[column], b.id);
+    });
+  }
+
+  for (const table of SYSTEM_ONLY) {
+    it(`${table}: invisible to players and to transactions with no user`, async () => {
+      const owner = new pg.Client({ connectionString: ctx.ownerUrl });
+      await owner.connect();
+      try {
+        const total = await owner.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+        assert.ok((total.rows[0]?.n ?? 0) > 0, `${table} holds rows`);
+      } finally {
+        await owner.end();
+      }
+      assert.equal((await asActing(a.id, `SELECT * FROM ${table}`)).length, 0);
+      assert.equal((await asActing(null, `SELECT * FROM ${table}`)).length, 0);
+    });
+  }
+
+  it("a player cannot write rows for someone else", async () => {
+    await client.query("BEGIN");
+    try {
+      await client.query("SELECT set_config('ludus.user_id', $1, true)", [a.id]);
+      const updated = await client.query(`UPDATE users SET display_name = 'hijacked' WHERE id = $1`, [b.id]);
+      assert.equal(updated.rowCount, 0);
+      await assert.rejects(
+        client.query(`INSERT INTO sessions (user_id, expires_at) VALUES ($1, now() + interval '1 day')`, [
+          b.id,
+        ]),
+        /row-level security/,
+      );
+    } finally {
+      await client.query("ROLLBACK");
+    }
+  });
+
+  it("partitions cannot be read directly, around the parent's policies", async () => {
+    const parts = await asActing(
+      null,
+      `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+       WHERE i.inhparent = 'audit_logs'::regclass LIMIT 1`,
+    );
+    const partition = String(parts[0]?.relname);
+    await assert.rejects(asActing(a.id, `SELECT * FROM ${partition}`), /permission denied/);
+  });
+
+  it("history is append-only for the runtime role", async () => {
+    await assert.rejects(asActing(a.id, `DELETE FROM audit_logs`), /permission denied/);
+    await assert.rejects(asActing(a.id, `UPDATE audit_logs SET action = 'x'`), /permission denied/);
+  });
+});
