@@ -12,7 +12,7 @@ import type { Identity } from "./identity/index.ts";
 import { meRoutes } from "./identity/me.routes.ts";
 import { userRoutes } from "./identity/users.routes.ts";
 import type { Database } from "./platform/db/database.ts";
-import { registerErrorHandling } from "./platform/http/errors.ts";
+import { frameworkErrors, registerErrorHandling } from "./platform/http/errors.ts";
 import { registerObservability } from "./platform/http/observability.ts";
 import { registerOpenApi } from "./platform/http/openapi.ts";
 import { registerValidation } from "./platform/http/validation.ts";
@@ -39,6 +39,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
     },
     bodyLimit: 1024 * 1024,
+    frameworkErrors,
     ajv: { customOptions: { removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

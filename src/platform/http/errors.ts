@@ -82,7 +82,7 @@ export interface Problem {
   errors?: FieldError[];
 }
 
-function send(reply: FastifyReply, request: FastifyRequest, error: AppError): FastifyReply {
+export function sendProblem(reply: FastifyReply, request: FastifyRequest, error: AppError): FastifyReply {
   const body: Problem = {
     type: `https://ludus.dev/problems/${error.code}`,
     title: TITLES[error.status] ?? "Error",
@@ -138,6 +138,15 @@ function fromFastifyError(error: FastifyError): AppError {
   return new AppError("internal", "Something went wrong on our side");
 }
 
+/**
+ * Errors Fastify answers before routing (an undecodable URL, an over-long path parameter); passed
+ * as the `frameworkErrors` option so they become problem+json like everything else.
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const detail = error.code === "FST_ERR_MAX_PARAM_LENGTH" ? "A path parameter is too long" : "The URL is malformed";
+  void sendProblem(reply, request, new AppError("request.invalid", detail));
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     const appError = error instanceof AppError ? error : fromFastifyError(error);
@@ -146,11 +155,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
     } else if (!(error instanceof AppError)) {
       request.log.info({ code: appError.code, reason: error.message }, "request rejected");
     }
-    return send(reply, request, appError);
+    return sendProblem(reply, request, appError);
   });
 
   app.setNotFoundHandler((request, reply) =>
-    send(
+    sendProblem(
       reply,
       request,
       new AppError("route.not_found", `No route ${request.method} ${request.url.split("?")[0]}`),
