@@ -2,7 +2,7 @@
 
 -- Who did what to which resource, with the state before and after. Partitioned by month so that
 -- retention drops whole partitions. The runtime role may insert and read, never change history,
--- except to blank the client address and agent when a user's personal data is erased.
+-- except to blank the personal data (client address, agent, snapshots) of a user who is erased.
 CREATE TABLE audit_logs (
   id uuid NOT NULL DEFAULT gen_random_uuid(),
   created_at timestamptz NOT NULL DEFAULT now(),
@@ -36,7 +36,7 @@ CREATE POLICY audit_logs_subject ON audit_logs
   WITH CHECK (subject_user_id = ludus_acting_user() OR ludus_is_system());
 
 GRANT SELECT, INSERT ON audit_logs TO ludus_app;
-GRANT UPDATE (ip, user_agent) ON audit_logs TO ludus_app;
+GRANT UPDATE (ip, user_agent, before_data, after_data) ON audit_logs TO ludus_app;
 
 -- Down Migration
 

@@ -26,6 +26,9 @@ const EnvSchema = Type.Object({
   LUDUS_AUTH_RATE_LIMIT: Type.Integer({ minimum: 1, maximum: 100000, default: 30 }),
   LUDUS_LOGIN_MAX_FAILURES: Type.Integer({ minimum: 1, maximum: 1000, default: 5 }),
   LUDUS_LOGIN_MAX_FAILURES_PER_IP: Type.Integer({ minimum: 1, maximum: 100000, default: 50 }),
+  LUDUS_EVENT_MAX_AGE_HOURS: Type.Integer({ minimum: 1, maximum: 8760, default: 72 }),
+  LUDUS_EVENT_FUTURE_SKEW_SECONDS: Type.Integer({ minimum: 0, maximum: 3600, default: 300 }),
+  LUDUS_EVENTS_RATE_LIMIT: Type.Integer({ minimum: 1, maximum: 1000000, default: 120 }),
   LUDUS_TRUST_PROXY: Type.Boolean({ default: false }),
   LUDUS_CORS_ORIGINS: Type.String({ default: "" }),
   LOG_LEVEL: Type.Enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { default: "info" }),
@@ -52,6 +55,7 @@ export interface Config {
   authRateLimitPerMinute: number;
   loginMaxFailures: number;
   loginMaxFailuresPerIp: number;
+  events: { maxAgeMs: number; futureSkewMs: number; playerRateLimitPerMinute: number };
   trustProxy: boolean;
   corsOrigins: string[];
   logLevel: string;
@@ -69,8 +73,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     const value = source[key];
     if (value !== undefined && value !== "") raw[key] = value;
   }
+  // Integers must be written as plain digits: Convert would turn "1.5" into 1 and "0x50" into 80.
+  const notDigits = Object.entries(EnvSchema.properties)
+    .filter(([key, schema]) => (schema as { type?: unknown }).type === "integer" && raw[key] !== undefined)
+    .filter(([key]) => !/^\d{1,15}$/.test(String(raw[key])))
+    .map(([key]) => ({ instancePath: `/${key}`, message: "must be integer" }));
   const converted = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw));
-  const errors = [...Value.Errors(EnvSchema, converted)];
+  const errors = [...notDigits, ...Value.Errors(EnvSchema, converted)];
   if (errors.length > 0) {
     const lines = new Set(
       errors.map((e) => {
@@ -115,6 +124,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     authRateLimitPerMinute: env.LUDUS_AUTH_RATE_LIMIT,
     loginMaxFailures: env.LUDUS_LOGIN_MAX_FAILURES,
     loginMaxFailuresPerIp: env.LUDUS_LOGIN_MAX_FAILURES_PER_IP,
+    events: {
+      maxAgeMs: env.LUDUS_EVENT_MAX_AGE_HOURS * 3_600_000,
+      futureSkewMs: env.LUDUS_EVENT_FUTURE_SKEW_SECONDS * 1000,
+      playerRateLimitPerMinute: env.LUDUS_EVENTS_RATE_LIMIT,
+    },
     trustProxy: env.LUDUS_TRUST_PROXY,
     corsOrigins: env.LUDUS_CORS_ORIGINS.split(",")
       .map((s) => s.trim())

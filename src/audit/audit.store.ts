@@ -89,11 +89,16 @@ export function listAudit(tx: Tx, f: AuditFilter): Promise<AuditRow[]> {
   );
 }
 
-/** GDPR erasure: the history stays, the client addresses and agents of the person do not. */
-export function scrubAuditClientData(tx: Tx, userId: string): Promise<number> {
+/**
+ * GDPR erasure: the history stays (who did what, when), but the person's client addresses and
+ * agents go, and so do the before/after snapshots of records about them (names, bios, emails).
+ */
+export function scrubAuditPersonalData(tx: Tx, userId: string): Promise<number> {
   return tx.exec(
-    `UPDATE audit_logs SET ip = NULL, user_agent = NULL
-     WHERE (subject_user_id = $1 OR actor_id = $1) AND (ip IS NOT NULL OR user_agent IS NOT NULL)`,
+    `UPDATE audit_logs SET ip = NULL, user_agent = NULL,
+       before_data = CASE WHEN subject_user_id = $1 THEN NULL ELSE before_data END,
+       after_data = CASE WHEN subject_user_id = $1 THEN NULL ELSE after_data END
+     WHERE subject_user_id = $1 OR actor_id = $1`,
     [userId],
   );
 }

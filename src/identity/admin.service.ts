@@ -1,5 +1,5 @@
 import { audit, type AuditActor, type RequestMeta } from "../audit/audit.service.ts";
-import { scrubAuditClientData } from "../audit/audit.store.ts";
+import { scrubAuditPersonalData } from "../audit/audit.store.ts";
 import type { Clock } from "../platform/clock.ts";
 import type { Database, Tx } from "../platform/db/database.ts";
 import { AppError, notFound } from "../platform/http/errors.ts";
@@ -33,7 +33,7 @@ export class AdminUsersService {
       throw new AppError("user.cannot_change_own_role", "Admins cannot change their own role");
     }
     return this.change(actor, meta, id, "user.role_changed", async (tx, before) => {
-      if (before.role === "admin" && role !== "admin") await assertAnotherAdmin(tx);
+      if (isActiveAdmin(before) && role !== "admin") await assertAnotherAdmin(tx);
       await users.updateUser(tx, id, { role });
     });
   }
@@ -45,7 +45,7 @@ export class AdminUsersService {
       id,
       active ? "user.activated" : "user.deactivated",
       async (tx, before) => {
-        if (!active && before.role === "admin") await assertAnotherAdmin(tx);
+        if (!active && isActiveAdmin(before)) await assertAnotherAdmin(tx);
         await users.updateUser(tx, id, { isActive: active });
         if (!active) await sessions.revokeUserSessions(tx, id, null, this.clock.now(), "deactivated");
       },
@@ -55,12 +55,12 @@ export class AdminUsersService {
   /** GDPR erasure: personal fields replaced, sessions ended, client data scrubbed from the audit log. */
   async erase(actor: AuditActor, meta: RequestMeta, id: string) {
     return this.change(actor, meta, id, "user.erased", async (tx, before) => {
-      if (before.role === "admin") await assertAnotherAdmin(tx);
+      if (isActiveAdmin(before)) await assertAnotherAdmin(tx);
       const now = this.clock.now();
       await users.eraseUser(tx, id, now);
       await sessions.revokeUserSessions(tx, id, null, now, "erased");
       await tx.exec(`DELETE FROM refresh_tokens WHERE user_id = $1`, [id]);
-      await scrubAuditClientData(tx, id);
+      await scrubAuditPersonalData(tx, id);
     });
   }
 
@@ -95,6 +95,9 @@ async function load(tx: Tx, id: string, lock = false): Promise<users.UserRow> {
   if (user === undefined) throw notFound("User");
   return user;
 }
+
+// Only an active admin counts toward "the last admin"; a deactivated one can be demoted or erased.
+const isActiveAdmin = (u: users.UserRow) => u.role === "admin" && u.is_active && u.deleted_at === null;
 
 async function assertAnotherAdmin(tx: Tx): Promise<void> {
   // Lock admin rows so two concurrent demotions cannot both pass this check.

@@ -1,6 +1,9 @@
-// The IANA zones this runtime knows, plus "UTC", which Intl lists separately on some versions.
-const ZONES = new Set([...Intl.supportedValuesOf("timeZone"), "UTC", "Etc/UTC"]);
+import { IANAZone } from "luxon";
 
+/**
+ * Whether the name is an IANA time zone this runtime can compute with. Canonical names and their
+ * aliases both count (Asia/Kathmandu and Asia/Katmandu), whatever list the ICU data prefers.
+ */
 export function isTimeZone(name: string): boolean {
-  return ZONES.has(name);
+  return name.length <= 64 && IANAZone.isValidZone(name);
 }

@@ -26,7 +26,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ db: Database; guards: Guard
     },
     async (request) => {
       const user = await db.asSystem((tx) => findUserById(tx, request.params.id));
-      if (user === undefined || user.erased_at !== null) throw notFound("User");
+      if (user === undefined || user.deleted_at !== null) throw notFound("User");
       return publicUserView(user);
     },
   );
