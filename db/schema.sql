@@ -16,6 +16,21 @@ SET client_min_messages = warning;
 SET row_security = off;
 
 --
+-- Name: ledger_type; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.ledger_type AS ENUM (
+    'earn',
+    'spend',
+    'reward',
+    'bonus',
+    'purchase',
+    'adjust',
+    'refund'
+);
+
+
+--
 -- Name: user_role; Type: TYPE; Schema: public; Owner: -
 --
 
@@ -132,6 +147,127 @@ ALTER TABLE ONLY public.audit_logs FORCE ROW LEVEL SECURITY;
 
 
 --
+-- Name: currencies; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.currencies (
+    code text NOT NULL,
+    name text NOT NULL,
+    description text,
+    allow_negative boolean DEFAULT false NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT currencies_code_check CHECK ((code ~ '^[a-z][a-z0-9_]{1,31}$'::text)),
+    CONSTRAINT currencies_description_check CHECK ((length(description) <= 1000)),
+    CONSTRAINT currencies_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100)))
+);
+
+ALTER TABLE ONLY public.currencies FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: event_types; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.event_types (
+    key text NOT NULL,
+    description text,
+    data_schema jsonb DEFAULT '{"type": "object"}'::jsonb NOT NULL,
+    client_writable boolean DEFAULT false NOT NULL,
+    client_daily_cap integer,
+    system boolean DEFAULT false NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT event_types_client_daily_cap_check CHECK ((client_daily_cap > 0)),
+    CONSTRAINT event_types_description_check CHECK ((length(description) <= 1000)),
+    CONSTRAINT event_types_key_check CHECK (((key ~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$'::text) AND (length(key) <= 64)))
+);
+
+ALTER TABLE ONLY public.event_types FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: events; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.events (
+    id uuid NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    user_id uuid NOT NULL,
+    type text NOT NULL,
+    occurred_at timestamp with time zone NOT NULL,
+    source text NOT NULL,
+    source_id uuid,
+    parent_id uuid,
+    idempotency_key text,
+    data jsonb NOT NULL,
+    result jsonb NOT NULL,
+    CONSTRAINT events_source_check CHECK ((source = ANY (ARRAY['api_key'::text, 'player'::text, 'system'::text, 'admin'::text])))
+)
+PARTITION BY RANGE (received_at);
+
+ALTER TABLE ONLY public.events FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: idempotency_keys; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.idempotency_keys (
+    scope text NOT NULL,
+    user_id uuid NOT NULL,
+    key text NOT NULL,
+    request_hash bytea NOT NULL,
+    response jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT idempotency_keys_key_check CHECK ((length(key) <= 200))
+);
+
+ALTER TABLE ONLY public.idempotency_keys FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: ledger_entries; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.ledger_entries (
+    id bigint NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    user_id uuid NOT NULL,
+    currency text NOT NULL,
+    type public.ledger_type NOT NULL,
+    amount bigint NOT NULL,
+    balance_after bigint NOT NULL,
+    reason text NOT NULL,
+    source text NOT NULL,
+    reference text,
+    metadata jsonb,
+    CONSTRAINT ledger_entries_amount_check CHECK ((amount <> 0)),
+    CONSTRAINT ledger_entries_reason_check CHECK ((length(reason) <= 500)),
+    CONSTRAINT ledger_entries_reference_check CHECK ((length(reference) <= 200)),
+    CONSTRAINT ledger_entries_source_check CHECK ((length(source) <= 200))
+)
+PARTITION BY RANGE (created_at);
+
+ALTER TABLE ONLY public.ledger_entries FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: ledger_entries_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.ledger_entries ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.ledger_entries_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: login_failures; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -144,6 +280,36 @@ CREATE TABLE public.login_failures (
 );
 
 ALTER TABLE ONLY public.login_failures FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: outbox; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.outbox (
+    id bigint NOT NULL,
+    user_id uuid NOT NULL,
+    topic text NOT NULL,
+    payload jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    dispatched_at timestamp with time zone
+);
+
+ALTER TABLE ONLY public.outbox FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: outbox_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.outbox_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 
 --
@@ -161,6 +327,63 @@ CREATE TABLE public.refresh_tokens (
 );
 
 ALTER TABLE ONLY public.refresh_tokens FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: rule_award_totals; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.rule_award_totals (
+    user_id uuid NOT NULL,
+    rule_id uuid NOT NULL,
+    currency text NOT NULL,
+    period_key text NOT NULL,
+    amount bigint NOT NULL
+);
+
+ALTER TABLE ONLY public.rule_award_totals FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: rule_versions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.rule_versions (
+    rule_id uuid NOT NULL,
+    version integer NOT NULL,
+    definition jsonb NOT NULL,
+    changed_by uuid,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY public.rule_versions FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: rules; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.rules (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    key text NOT NULL,
+    name text NOT NULL,
+    description text,
+    event_type text NOT NULL,
+    condition jsonb,
+    awards jsonb DEFAULT '[]'::jsonb NOT NULL,
+    counters jsonb DEFAULT '[]'::jsonb NOT NULL,
+    caps jsonb DEFAULT '[]'::jsonb NOT NULL,
+    priority integer DEFAULT 0 NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT rules_description_check CHECK ((length(description) <= 1000)),
+    CONSTRAINT rules_key_check CHECK ((key ~ '^[a-z0-9][a-z0-9_.-]{0,63}$'::text)),
+    CONSTRAINT rules_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
+);
+
+ALTER TABLE ONLY public.rules FORCE ROW LEVEL SECURITY;
 
 
 --
@@ -192,6 +415,24 @@ CREATE SEQUENCE public.schema_migrations_id_seq
 --
 
 ALTER SEQUENCE public.schema_migrations_id_seq OWNED BY public.schema_migrations.id;
+
+
+--
+-- Name: score_history; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.score_history WITH (security_invoker='true') AS
+ SELECT ledger_entries.id,
+    ledger_entries.user_id,
+    (ledger_entries.balance_after - ledger_entries.amount) AS score_before,
+    ledger_entries.balance_after AS score_after,
+    ledger_entries.amount AS score_change,
+    ledger_entries.reason AS action,
+    ledger_entries.source,
+    ledger_entries.reference,
+    ledger_entries.created_at
+   FROM public.ledger_entries
+  WHERE (ledger_entries.currency = 'score'::text);
 
 
 --
@@ -245,6 +486,54 @@ ALTER TABLE ONLY public.user_profiles FORCE ROW LEVEL SECURITY;
 
 
 --
+-- Name: user_progress; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.user_progress (
+    user_id uuid NOT NULL,
+    level integer DEFAULT 1 NOT NULL,
+    recipes_unlocked integer DEFAULT 0 NOT NULL,
+    has_claimed_gift boolean DEFAULT false NOT NULL,
+    events_count bigint DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT user_progress_level_check CHECK ((level >= 1)),
+    CONSTRAINT user_progress_recipes_unlocked_check CHECK ((recipes_unlocked >= 0))
+);
+
+ALTER TABLE ONLY public.user_progress FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: user_stats_daily; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.user_stats_daily (
+    user_id uuid NOT NULL,
+    stat text NOT NULL,
+    day date NOT NULL,
+    value bigint NOT NULL,
+    CONSTRAINT user_stats_daily_stat_check CHECK ((length(stat) <= 100))
+);
+
+ALTER TABLE ONLY public.user_stats_daily FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: user_stats_totals; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.user_stats_totals (
+    user_id uuid NOT NULL,
+    stat text NOT NULL,
+    value bigint NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT user_stats_totals_stat_check CHECK ((length(stat) <= 100))
+);
+
+ALTER TABLE ONLY public.user_stats_totals FORCE ROW LEVEL SECURITY;
+
+
+--
 -- Name: users; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -268,6 +557,24 @@ CREATE TABLE public.users (
 );
 
 ALTER TABLE ONLY public.users FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: wallets; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.wallets (
+    user_id uuid NOT NULL,
+    currency text NOT NULL,
+    balance bigint DEFAULT 0 NOT NULL,
+    lifetime_earned bigint DEFAULT 0 NOT NULL,
+    allow_negative boolean DEFAULT false NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT wallets_lifetime_earned_check CHECK ((lifetime_earned >= 0)),
+    CONSTRAINT wallets_non_negative CHECK ((allow_negative OR (balance >= 0)))
+);
+
+ALTER TABLE ONLY public.wallets FORCE ROW LEVEL SECURITY;
 
 
 --
@@ -310,11 +617,59 @@ ALTER TABLE ONLY public.audit_logs
 
 
 --
+-- Name: currencies currencies_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.currencies
+    ADD CONSTRAINT currencies_pkey PRIMARY KEY (code);
+
+
+--
+-- Name: event_types event_types_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_types
+    ADD CONSTRAINT event_types_pkey PRIMARY KEY (key);
+
+
+--
+-- Name: events events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.events
+    ADD CONSTRAINT events_pkey PRIMARY KEY (id, received_at);
+
+
+--
+-- Name: idempotency_keys idempotency_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (scope, user_id, key);
+
+
+--
+-- Name: ledger_entries ledger_entries_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ledger_entries
+    ADD CONSTRAINT ledger_entries_pkey PRIMARY KEY (id, created_at);
+
+
+--
 -- Name: login_failures login_failures_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.login_failures
     ADD CONSTRAINT login_failures_pkey PRIMARY KEY (key);
+
+
+--
+-- Name: outbox outbox_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.outbox
+    ADD CONSTRAINT outbox_pkey PRIMARY KEY (id);
 
 
 --
@@ -331,6 +686,38 @@ ALTER TABLE ONLY public.refresh_tokens
 
 ALTER TABLE ONLY public.refresh_tokens
     ADD CONSTRAINT refresh_tokens_token_hash_key UNIQUE (token_hash);
+
+
+--
+-- Name: rule_award_totals rule_award_totals_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rule_award_totals
+    ADD CONSTRAINT rule_award_totals_pkey PRIMARY KEY (user_id, rule_id, currency, period_key);
+
+
+--
+-- Name: rule_versions rule_versions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rule_versions
+    ADD CONSTRAINT rule_versions_pkey PRIMARY KEY (rule_id, version);
+
+
+--
+-- Name: rules rules_key_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rules
+    ADD CONSTRAINT rules_key_key UNIQUE (key);
+
+
+--
+-- Name: rules rules_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rules
+    ADD CONSTRAINT rules_pkey PRIMARY KEY (id);
 
 
 --
@@ -366,11 +753,43 @@ ALTER TABLE ONLY public.user_profiles
 
 
 --
+-- Name: user_progress user_progress_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_progress
+    ADD CONSTRAINT user_progress_pkey PRIMARY KEY (user_id);
+
+
+--
+-- Name: user_stats_daily user_stats_daily_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_stats_daily
+    ADD CONSTRAINT user_stats_daily_pkey PRIMARY KEY (user_id, stat, day);
+
+
+--
+-- Name: user_stats_totals user_stats_totals_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_stats_totals
+    ADD CONSTRAINT user_stats_totals_pkey PRIMARY KEY (user_id, stat);
+
+
+--
 -- Name: users users_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: wallets wallets_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.wallets
+    ADD CONSTRAINT wallets_pkey PRIMARY KEY (user_id, currency);
 
 
 --
@@ -409,6 +828,48 @@ CREATE INDEX audit_logs_subject_idx ON ONLY public.audit_logs USING btree (subje
 
 
 --
+-- Name: events_type_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX events_type_idx ON ONLY public.events USING btree (type, received_at DESC);
+
+
+--
+-- Name: events_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX events_user_idx ON ONLY public.events USING btree (user_id, received_at DESC, id DESC);
+
+
+--
+-- Name: idempotency_keys_created_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idempotency_keys_created_idx ON public.idempotency_keys USING btree (created_at);
+
+
+--
+-- Name: ledger_entries_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX ledger_entries_user_idx ON ONLY public.ledger_entries USING btree (user_id, id DESC);
+
+
+--
+-- Name: ledger_entries_wallet_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX ledger_entries_wallet_idx ON ONLY public.ledger_entries USING btree (user_id, currency, id);
+
+
+--
+-- Name: outbox_pending_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX outbox_pending_idx ON public.outbox USING btree (id) WHERE (dispatched_at IS NULL);
+
+
+--
 -- Name: refresh_tokens_session_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -420,6 +881,13 @@ CREATE INDEX refresh_tokens_session_idx ON public.refresh_tokens USING btree (se
 --
 
 CREATE INDEX refresh_tokens_user_idx ON public.refresh_tokens USING btree (user_id);
+
+
+--
+-- Name: rules_event_type_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX rules_event_type_idx ON public.rules USING btree (event_type) WHERE active;
 
 
 --
@@ -459,6 +927,14 @@ ALTER TABLE ONLY public.api_keys
 
 
 --
+-- Name: idempotency_keys idempotency_keys_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT idempotency_keys_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
 -- Name: refresh_tokens refresh_tokens_session_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -475,6 +951,38 @@ ALTER TABLE ONLY public.refresh_tokens
 
 
 --
+-- Name: rule_award_totals rule_award_totals_rule_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rule_award_totals
+    ADD CONSTRAINT rule_award_totals_rule_id_fkey FOREIGN KEY (rule_id) REFERENCES public.rules(id) ON DELETE CASCADE;
+
+
+--
+-- Name: rule_award_totals rule_award_totals_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rule_award_totals
+    ADD CONSTRAINT rule_award_totals_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: rule_versions rule_versions_rule_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rule_versions
+    ADD CONSTRAINT rule_versions_rule_id_fkey FOREIGN KEY (rule_id) REFERENCES public.rules(id) ON DELETE CASCADE;
+
+
+--
+-- Name: rules rules_event_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rules
+    ADD CONSTRAINT rules_event_type_fkey FOREIGN KEY (event_type) REFERENCES public.event_types(key) ON UPDATE CASCADE;
+
+
+--
 -- Name: sessions sessions_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -488,6 +996,46 @@ ALTER TABLE ONLY public.sessions
 
 ALTER TABLE ONLY public.user_profiles
     ADD CONSTRAINT user_profiles_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: user_progress user_progress_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_progress
+    ADD CONSTRAINT user_progress_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: user_stats_daily user_stats_daily_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_stats_daily
+    ADD CONSTRAINT user_stats_daily_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: user_stats_totals user_stats_totals_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_stats_totals
+    ADD CONSTRAINT user_stats_totals_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: wallets wallets_currency_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.wallets
+    ADD CONSTRAINT wallets_currency_fkey FOREIGN KEY (currency) REFERENCES public.currencies(code);
+
+
+--
+-- Name: wallets wallets_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.wallets
+    ADD CONSTRAINT wallets_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 
 --
@@ -517,6 +1065,85 @@ CREATE POLICY audit_logs_subject ON public.audit_logs USING (((subject_user_id =
 
 
 --
+-- Name: currencies; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.currencies ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: currencies currencies_read; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY currencies_read ON public.currencies FOR SELECT USING (true);
+
+
+--
+-- Name: currencies currencies_write; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY currencies_write ON public.currencies USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
+
+
+--
+-- Name: event_types; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.event_types ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: event_types event_types_read; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY event_types_read ON public.event_types FOR SELECT USING (true);
+
+
+--
+-- Name: event_types event_types_write; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY event_types_write ON public.event_types USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
+
+
+--
+-- Name: events; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: events events_owner; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY events_owner ON public.events USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
+-- Name: idempotency_keys; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.idempotency_keys ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: idempotency_keys idempotency_keys_owner; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY idempotency_keys_owner ON public.idempotency_keys USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
+-- Name: ledger_entries; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.ledger_entries ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: ledger_entries ledger_entries_owner; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY ledger_entries_owner ON public.ledger_entries USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
 -- Name: login_failures; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -530,6 +1157,19 @@ CREATE POLICY login_failures_system ON public.login_failures USING (public.ludus
 
 
 --
+-- Name: outbox; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.outbox ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: outbox outbox_owner; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY outbox_owner ON public.outbox USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
 -- Name: refresh_tokens; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -540,6 +1180,59 @@ ALTER TABLE public.refresh_tokens ENABLE ROW LEVEL SECURITY;
 --
 
 CREATE POLICY refresh_tokens_owner ON public.refresh_tokens USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
+-- Name: rule_award_totals; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.rule_award_totals ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: rule_award_totals rule_award_totals_owner; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY rule_award_totals_owner ON public.rule_award_totals USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
+-- Name: rule_versions; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.rule_versions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: rule_versions rule_versions_read; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY rule_versions_read ON public.rule_versions FOR SELECT USING (true);
+
+
+--
+-- Name: rule_versions rule_versions_write; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY rule_versions_write ON public.rule_versions USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
+
+
+--
+-- Name: rules; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.rules ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: rules rules_read; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY rules_read ON public.rules FOR SELECT USING (true);
+
+
+--
+-- Name: rules rules_write; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY rules_write ON public.rules USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
 
 
 --
@@ -582,6 +1275,45 @@ CREATE POLICY user_profiles_owner ON public.user_profiles USING (((user_id = pub
 
 
 --
+-- Name: user_progress; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.user_progress ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_progress user_progress_owner; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY user_progress_owner ON public.user_progress USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
+-- Name: user_stats_daily; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.user_stats_daily ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_stats_daily user_stats_daily_owner; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY user_stats_daily_owner ON public.user_stats_daily USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
+-- Name: user_stats_totals; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.user_stats_totals ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_stats_totals user_stats_totals_owner; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY user_stats_totals_owner ON public.user_stats_totals USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
 -- Name: users; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -592,6 +1324,19 @@ ALTER TABLE public.users ENABLE ROW LEVEL SECURITY;
 --
 
 CREATE POLICY users_owner ON public.users USING (((id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
+-- Name: wallets; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.wallets ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: wallets wallets_owner; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY wallets_owner ON public.wallets USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
 
 
 --

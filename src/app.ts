@@ -11,7 +11,13 @@ import { authRoutes } from "./identity/auth.routes.ts";
 import type { Identity } from "./identity/index.ts";
 import { meRoutes } from "./identity/me.routes.ts";
 import { userRoutes } from "./identity/users.routes.ts";
+import { definitionRoutes } from "./engine/definitions.routes.ts";
+import { eventRoutes } from "./engine/events.routes.ts";
+import type { Game } from "./engine/index.ts";
+import { walletRoutes } from "./economy/wallet.routes.ts";
+import type { Clock } from "./platform/clock.ts";
 import type { Database } from "./platform/db/database.ts";
+import { progressRoutes } from "./progression/progress.routes.ts";
 import { frameworkErrors, registerErrorHandling } from "./platform/http/errors.ts";
 import { registerObservability } from "./platform/http/observability.ts";
 import { registerOpenApi } from "./platform/http/openapi.ts";
@@ -19,9 +25,11 @@ import { registerValidation } from "./platform/http/validation.ts";
 import { VERSION } from "./version.ts";
 
 export interface AppDeps {
-  config: Pick<Config, "trustProxy" | "corsOrigins" | "authRateLimitPerMinute">;
+  config: Pick<Config, "trustProxy" | "corsOrigins" | "authRateLimitPerMinute" | "events">;
   db: Database;
+  clock: Clock;
   identity: Identity;
+  game: Game;
   logger: FastifyBaseLogger;
 }
 
@@ -29,7 +37,7 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** The composition root of the HTTP API: platform plugins first, then each feature's routes. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const { config, db, identity } = deps;
+  const { config, db, clock, identity, game } = deps;
   const app = Fastify({
     loggerInstance: deps.logger,
     trustProxy: config.trustProxy,
@@ -72,5 +80,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     guards: identity.guards,
   });
   await app.register(auditRoutes, { prefix: "/v1/admin", db, guards: identity.guards });
+  const guards = identity.guards;
+  await app.register(eventRoutes, {
+    intake: game.intake,
+    db,
+    guards,
+    adminUsers: identity.adminUsers,
+    playerRateLimitPerMinute: config.events.playerRateLimitPerMinute,
+  });
+  await app.register(definitionRoutes, { service: game.definitionsService, guards });
+  await app.register(walletRoutes, { wallets: game.wallets, guards, adminUsers: identity.adminUsers });
+  await app.register(progressRoutes, { progress: game.progress, guards, db, clock });
   return app;
 }

@@ -3,6 +3,8 @@ import type { Logger } from "pino";
 import { buildApp } from "./app.ts";
 import type { Config } from "./config.ts";
 import { ensureAdmin } from "./identity/bootstrap.ts";
+import { loadNewPacks } from "./content/loader.ts";
+import { createGame, type Game } from "./engine/index.ts";
 import { createIdentity } from "./identity/index.ts";
 import { systemClock } from "./platform/clock.ts";
 import { ensurePartitions, openDatabase } from "./platform/db/connect.ts";
@@ -20,6 +22,7 @@ export interface RunningServer {
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const database = await openDatabase(config, logger);
   let app: FastifyInstance | undefined;
+  let game: Game | undefined;
   try {
     const { db } = database;
     const identity = createIdentity(db, systemClock, config, await resolveJwtSecret(db, config.jwtSecret));
@@ -27,10 +30,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       const outcome = await ensureAdmin(db, identity.auth, config.admin);
       logger.info({ email: config.admin.email, outcome }, "admin account checked");
     }
-    app = await buildApp({ config, db, identity, logger });
+    game = createGame(db, systemClock, logger, config);
+    await game.definitions.listen(database.runtime.url, database.runtime.switchRole);
+    for (const report of await loadNewPacks(db, game.definitionsService)) {
+      logger.info(report, "default content loaded");
+    }
+    app = await buildApp({ config, db, clock: systemClock, identity, game, logger });
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
     await app?.close();
+    await game?.definitions.close();
     await database.close();
     throw error;
   }
@@ -46,12 +55,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
   const url = config.publicUrl ?? `http://${host}:${port}`;
   const running = app;
+  const definitions = game.definitions;
   return {
     app: running,
     url,
     async stop() {
       clearInterval(upkeep);
       await running.close();
+      await definitions.close();
       await database.close();
     },
   };

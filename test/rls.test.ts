@@ -17,8 +17,19 @@ const OWNER_COLUMN: Record<string, string> = {
   sessions: "user_id",
   refresh_tokens: "user_id",
   audit_logs: "subject_user_id",
+  user_progress: "user_id",
+  wallets: "user_id",
+  ledger_entries: "user_id",
+  rule_award_totals: "user_id",
+  user_stats_daily: "user_id",
+  user_stats_totals: "user_id",
+  events: "user_id",
+  idempotency_keys: "user_id",
+  outbox: "user_id",
 };
 const SYSTEM_ONLY = ["api_keys", "login_failures", "settings"];
+// Shared definitions: everyone reads them, only system transactions write them.
+const DEFINITIONS = ["currencies", "event_types", "rules", "rule_versions"];
 
 describe("row-level security", () => {
   let ctx: TestContext;
@@ -44,6 +55,28 @@ describe("row-level security", () => {
       payload: { login: "nobody", password: "x" },
     });
     assert.ok((await resolveJwtSecret(ctx.db, undefined)).length >= 32);
+    // Rows in every player table: events that pay (a capped rule), count, and carry idempotency keys.
+    const key = await ctx.app.inject({
+      method: "POST",
+      url: "/v1/admin/api-keys",
+      headers: { authorization: `Bearer ${admin.accessToken}` },
+      payload: { name: "events", scopes: ["events:write"] },
+    });
+    const apiKey = key.json<{ key: string }>().key;
+    for (const who of [a, b]) {
+      const sent = await ctx.app.inject({
+        method: "POST",
+        url: "/v1/events",
+        headers: { "x-api-key": apiKey },
+        payload: {
+          type: "meal.logged",
+          userId: who.id,
+          idempotencyKey: `rls-${who.id}`,
+          data: { mealType: "lunch" },
+        },
+      });
+      assert.equal(sent.statusCode, 201, sent.body);
+    }
     client = new pg.Client({ connectionString: ctx.ownerUrl });
     await client.connect();
     await client.query("SET ROLE ludus_app");
@@ -72,7 +105,7 @@ describe("row-level security", () => {
          AND c.relname <> 'schema_migrations'`,
     );
     const names = tables.map((t) => String(t.relname)).sort();
-    assert.deepEqual(names, [...Object.keys(OWNER_COLUMN), ...SYSTEM_ONLY].sort());
+    assert.deepEqual(names, [...Object.keys(OWNER_COLUMN), ...SYSTEM_ONLY, ...DEFINITIONS].sort());
     for (const t of tables) {
       assert.equal(t.relrowsecurity, true, `${String(t.relname)} has RLS enabled`);
       assert.equal(t.relforcerowsecurity, true, `${String(t.relname)} forces RLS`);
@@ -107,6 +140,19 @@ describe("row-level security", () => {
       }
       assert.equal((await asActing(a.id, `SELECT * FROM ${table}`)).length, 0);
       assert.equal((await asActing(null, `SELECT * FROM ${table}`)).length, 0);
+    });
+  }
+
+  for (const table of DEFINITIONS) {
+    it(`${table}: readable by everyone, writable only by system transactions`, async () => {
+      assert.ok((await asActing(a.id, `SELECT * FROM ${table}`)).length > 0);
+      assert.ok((await asActing(null, `SELECT * FROM ${table}`)).length > 0);
+      await assert.rejects(
+        asActing(a.id, `DELETE FROM ${table} WHERE false OR true RETURNING 1`).then((rows) => {
+          if (rows.length === 0) throw new Error("row-level security: nothing deletable");
+        }),
+        /row-level security/,
+      );
     });
   }
 

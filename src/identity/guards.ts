@@ -34,6 +34,12 @@ export function actorOf(principal: Principal): AuditActor {
     : { type: "api_key", id: principal.keyId };
 }
 
+/** The caller of a route guarded by `any`. */
+export function currentPrincipal(request: FastifyRequest): Principal {
+  if (request.principal === null) throw new AppError("auth.unauthenticated", "Sign in first");
+  return request.principal;
+}
+
 /** The signed-in user of a route guarded by `user` or `role`. */
 export function currentUser(request: FastifyRequest): Extract<Principal, { kind: "user" }> {
   const p = request.principal;
@@ -49,7 +55,12 @@ export function createGuards(deps: { db: Database; tokens: AccessTokens; apiKeys
   function bearer(request: FastifyRequest): string {
     const header = request.headers.authorization;
     const apiKeyHeader = request.headers["x-api-key"];
-    if (typeof apiKeyHeader === "string" && apiKeyHeader.length > 0) return apiKeyHeader;
+    if (typeof apiKeyHeader === "string" && apiKeyHeader.length > 0) {
+      // X-API-Key carries API keys only; user tokens go in Authorization.
+      if (!apiKeyHeader.startsWith(API_KEY_PREFIX))
+        throw new AppError("auth.invalid_token", "The API key is not valid");
+      return apiKeyHeader;
+    }
     if (typeof header !== "string" || !/^Bearer\s+\S+$/i.test(header)) {
       throw new AppError("auth.unauthenticated", "Send 'Authorization: Bearer <token>'");
     }
@@ -79,6 +90,10 @@ export function createGuards(deps: { db: Database; tokens: AccessTokens; apiKeys
   }
 
   return {
+    /** Anyone with valid credentials: a signed-in user or an API key (the service decides the rest). */
+    any: async (request: FastifyRequest): Promise<void> => {
+      request.principal = await authenticate(request);
+    },
     /** A signed-in user (any role). */
     user: async (request: FastifyRequest): Promise<void> => {
       const principal = await authenticate(request);

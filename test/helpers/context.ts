@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import pino from "pino";
 import { buildApp } from "../../src/app.ts";
+import { loadNewPacks } from "../../src/content/loader.ts";
+import { createGame, type Game } from "../../src/engine/index.ts";
 import { createIdentity, type Identity } from "../../src/identity/index.ts";
 import { ManualClock } from "../../src/platform/clock.ts";
 import { createRuntimePool, Database } from "../../src/platform/db/database.ts";
@@ -12,6 +14,7 @@ export interface TestContext {
   app: FastifyInstance;
   db: Database;
   identity: Identity;
+  game: Game;
   clock: ManualClock;
   /** URL of this file's database as the owner (for SQL-level checks). */
   ownerUrl: string;
@@ -23,6 +26,9 @@ export interface TestOptions {
   loginMaxFailures?: number;
   loginMaxFailuresPerIp?: number;
   accessTokenTtlSeconds?: number;
+  eventsRateLimitPerMinute?: number;
+  /** Load the default content packs (default true). */
+  content?: boolean;
 }
 
 /** A whole Ludus app on its own cloned database, with a clock the test moves. */
@@ -45,14 +51,24 @@ export async function createTestContext(options: TestOptions = {}): Promise<Test
     },
     "test-secret-that-is-long-enough-for-hs256!!",
   );
+  const events = {
+    maxAgeMs: 72 * 3_600_000,
+    futureSkewMs: 300_000,
+    playerRateLimitPerMinute: options.eventsRateLimitPerMinute ?? 100000,
+  };
+  const game = createGame(db, clock, logger, { events });
+  if (options.content !== false) await loadNewPacks(db, game.definitionsService);
   const app = await buildApp({
     config: {
       trustProxy: false,
       corsOrigins: [],
       authRateLimitPerMinute: options.authRateLimitPerMinute ?? 100000,
+      events,
     },
     db,
+    clock,
     identity,
+    game,
     logger,
   });
   await app.ready();
@@ -60,6 +76,7 @@ export async function createTestContext(options: TestOptions = {}): Promise<Test
     app,
     db,
     identity,
+    game,
     clock,
     ownerUrl: database.url,
     async close() {

@@ -42,6 +42,8 @@ export async function openAdminConnection(
 export interface OpenDatabase {
   db: Database;
   adminUrl: string;
+  /** How to open another runtime connection (the definitions listener). */
+  runtime: { url: string; switchRole: boolean };
   close(): Promise<void>;
 }
 
@@ -53,16 +55,18 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
   const admin = await openAdminConnection(config, logger);
   try {
     await migrate(admin.url, "up", logger);
-    const pool =
+    const runtime =
       config.databaseAppUrl !== undefined
-        ? createRuntimePool(config.databaseAppUrl, config.poolSize, false)
-        : createRuntimePool(admin.url, config.poolSize, true);
+        ? { url: config.databaseAppUrl, switchRole: false }
+        : { url: admin.url, switchRole: true };
+    const pool = createRuntimePool(runtime.url, config.poolSize, runtime.switchRole);
     pool.on("error", (err) => logger.error({ err }, "idle database connection failed"));
     const db = new Database(pool, logger);
     await ensurePartitions(db);
     return {
       db,
       adminUrl: admin.url,
+      runtime,
       async close() {
         await db.close();
         await admin.stop();
@@ -75,7 +79,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
 }
 
 /** Tables partitioned by month, kept a few months ahead (the scheduler repeats this daily). */
-export const MONTHLY_PARTITIONED = ["audit_logs"] as const;
+export const MONTHLY_PARTITIONED = ["audit_logs", "ledger_entries", "events"] as const;
 
 export async function ensurePartitions(db: Database, from: Date = new Date(), months = 4): Promise<number> {
   return db.asSystem(async (tx) => {

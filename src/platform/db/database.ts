@@ -1,6 +1,14 @@
 import pg from "pg";
 import type { Logger } from "pino";
 
+// int8 (bigint) columns arrive as JS numbers. Balances, counters and ledger ids stay far below
+// 2^53; crossing it would be a bug, so it fails loudly instead of rounding.
+pg.types.setTypeParser(20, (value: string) => {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new Error(`bigint ${value} exceeds the safe integer range`);
+  return n;
+});
+
 /** The name of the role that request work runs as. It owns nothing; see migrations/0001. */
 export const RUNTIME_ROLE = "ludus_app";
 
@@ -46,6 +54,11 @@ function wrap(client: pg.PoolClient): Tx {
   };
 }
 
+/** Switches the acting user mid-transaction (a batch applying events of several players). */
+export async function actAs(tx: Tx, userId: string): Promise<void> {
+  await tx.exec("SELECT set_config('ludus.user_id', $1, true)", [userId]);
+}
+
 export class Database {
   constructor(
     readonly pool: pg.Pool,
@@ -65,7 +78,19 @@ export class Database {
     return this.transaction({ kind: "system" }, fn);
   }
 
-  async transaction<T>(actor: Actor, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  /**
+   * Runs fn in a transaction that is always rolled back: for dry runs that must show exactly what
+   * the real thing would do and leave nothing behind.
+   */
+  rolledBack<T>(actor: Actor, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.transaction(actor, fn, { rollback: true });
+  }
+
+  async transaction<T>(
+    actor: Actor,
+    fn: (tx: Tx) => Promise<T>,
+    options: { rollback?: boolean } = {},
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       try {
@@ -77,7 +102,7 @@ export class Database {
           [actor.kind === "user" ? actor.userId : "", actor.kind === "system" ? "on" : "off"],
         );
         const result = await fn(wrap(client));
-        await client.query("COMMIT");
+        await client.query(options.rollback === true ? "ROLLBACK" : "COMMIT");
         return result;
       } catch (error) {
         await client.query("ROLLBACK").catch(() => undefined);

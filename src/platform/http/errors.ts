@@ -28,6 +28,21 @@ export const ERROR_STATUS = {
   "user.username_taken": 409,
   "user.cannot_change_own_role": 409,
   "user.last_admin": 409,
+  "event.unknown_type": 422,
+  "event.invalid_data": 422,
+  "event.not_client_writable": 403,
+  "event.system_type": 403,
+  "event.other_user": 403,
+  "event.occurred_at_out_of_range": 422,
+  "event.client_cap_reached": 429,
+  "event.unknown_user": 404,
+  "event.user_inactive": 409,
+  "idempotency.key_reused": 422,
+  "definition.invalid": 422,
+  "definition.exists": 409,
+  "definition.in_use": 409,
+  "economy.insufficient_funds": 409,
+  "economy.unknown_currency": 422,
   rate_limited: 429,
   internal: 500,
   "service.unavailable": 503,
@@ -143,7 +158,8 @@ function fromFastifyError(error: FastifyError): AppError {
  * as the `frameworkErrors` option so they become problem+json like everything else.
  */
 export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const detail = error.code === "FST_ERR_MAX_PARAM_LENGTH" ? "A path parameter is too long" : "The URL is malformed";
+  const detail =
+    error.code === "FST_ERR_MAX_PARAM_LENGTH" ? "A path parameter is too long" : "The URL is malformed";
   void sendProblem(reply, request, new AppError("request.invalid", detail));
 }
 

@@ -1,0 +1,96 @@
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { SYSTEM_META } from "../audit/audit.service.ts";
+import type { DefinitionsService, EventTypeInput, RuleInput } from "../engine/definitions.service.ts";
+import type { Database } from "../platform/db/database.ts";
+
+export const CONTENT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../content");
+
+export interface ContentPack {
+  name: string;
+  version: number;
+  description?: string;
+  currencies?: { code: string; name: string; description?: string; allowNegative?: boolean }[];
+  eventTypes?: EventTypeInput[];
+  rules?: RuleInput[];
+}
+
+export async function readPacks(dir = CONTENT_DIR): Promise<ContentPack[]> {
+  const files = (await readdir(dir)).filter((f) => f.endsWith(".json")).sort();
+  return Promise.all(
+    files.map(async (f) => JSON.parse(await readFile(path.join(dir, f), "utf8")) as ContentPack),
+  );
+}
+
+export interface LoadReport {
+  pack: string;
+  created: number;
+  skipped: number;
+}
+
+/**
+ * Loads a pack's definitions through the same checked, audited path as the admin API. Definitions
+ * that already exist are left alone (an operator may have tuned them), so loading twice is harmless.
+ */
+export async function loadPack(
+  db: Database,
+  service: DefinitionsService,
+  pack: ContentPack,
+): Promise<LoadReport> {
+  const actor = { type: "system" } as const;
+  const existing = await db.asSystem(async (tx) => ({
+    currencies: new Set((await tx.rows<{ code: string }>(`SELECT code FROM currencies`)).map((r) => r.code)),
+    types: new Set((await tx.rows<{ key: string }>(`SELECT key FROM event_types`)).map((r) => r.key)),
+    rules: new Set((await tx.rows<{ key: string }>(`SELECT key FROM rules`)).map((r) => r.key)),
+  }));
+  let created = 0;
+  let skipped = 0;
+  // Order matters: rules name event types and currencies.
+  const steps = [
+    ...(pack.currencies ?? []).map((c) => ({
+      exists: existing.currencies.has(c.code),
+      save: () => service.createCurrency(actor, SYSTEM_META, c),
+    })),
+    ...(pack.eventTypes ?? []).map((t) => ({
+      exists: existing.types.has(t.key),
+      save: () => service.saveEventType(actor, SYSTEM_META, t, "create"),
+    })),
+    ...(pack.rules ?? []).map((r) => ({
+      exists: existing.rules.has(r.key),
+      save: () => service.createRule(actor, SYSTEM_META, r),
+    })),
+  ];
+  for (const step of steps) {
+    if (step.exists) {
+      skipped++;
+    } else {
+      await step.save();
+      created++;
+    }
+  }
+  await db.asSystem((tx) =>
+    tx.exec(
+      `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+      [`content.${pack.name}`, String(pack.version)],
+    ),
+  );
+  return { pack: pack.name, created, skipped };
+}
+
+/** Loads every pack that this database has never seen: the default content of a first start. */
+export async function loadNewPacks(db: Database, service: DefinitionsService): Promise<LoadReport[]> {
+  const seen = await db.asSystem(
+    async (tx) =>
+      new Set(
+        (await tx.rows<{ key: string }>(`SELECT key FROM settings WHERE key LIKE 'content.%'`)).map(
+          (r) => r.key,
+        ),
+      ),
+  );
+  const reports: LoadReport[] = [];
+  for (const pack of await readPacks()) {
+    if (!seen.has(`content.${pack.name}`)) reports.push(await loadPack(db, service, pack));
+  }
+  return reports;
+}

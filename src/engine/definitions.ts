@@ -1,0 +1,219 @@
+import { Ajv, type ValidateFunction } from "ajv";
+import addFormatsModule from "ajv-formats";
+import pg from "pg";
+import type { Logger } from "pino";
+import type { Database, Tx } from "../platform/db/database.ts";
+import type { Cadence } from "../platform/time/periods.ts";
+import { DEFAULT_CURVE, type LevelCurve } from "../progression/levels.ts";
+import { compileCondition, readsPlayer, type Predicate } from "./conditions.ts";
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+export interface AwardSpec {
+  currency: string;
+  /** A fixed amount … */
+  amount?: number;
+  /** … or a number read from the event, e.g. "data.minutes", times multiplier, at most max. */
+  field?: string;
+  multiplier?: number;
+  max?: number;
+}
+
+export interface CounterSpec {
+  stat: string;
+  amount?: number;
+  field?: string;
+}
+
+export interface CapSpec {
+  currency: string;
+  period: Cadence;
+  max: number;
+}
+
+export interface EventTypeDef {
+  key: string;
+  description: string | null;
+  dataSchema: Record<string, unknown>;
+  clientWritable: boolean;
+  clientDailyCap: number | null;
+  system: boolean;
+  active: boolean;
+  validate: ValidateFunction;
+}
+
+export interface RuleDef {
+  id: string;
+  key: string;
+  name: string;
+  description: string | null;
+  eventType: string;
+  condition: Record<string, unknown> | null;
+  awards: AwardSpec[];
+  counters: CounterSpec[];
+  caps: CapSpec[];
+  priority: number;
+  active: boolean;
+  version: number;
+  test: Predicate;
+  readsPlayer: boolean;
+}
+
+export interface Snapshot {
+  eventTypes: Map<string, EventTypeDef>;
+  /** Active rules by event type, highest priority first. */
+  rulesByType: Map<string, RuleDef[]>;
+  currencies: Set<string>;
+  curve: LevelCurve;
+}
+
+export const NOTIFY_CHANNEL = "ludus_definitions";
+export const LEVEL_CURVE_SETTING = "level_curve";
+
+/** Ajv for event data schemas: strict about the data, lenient about schema keywords it does not know. */
+export function createSchemaCompiler(): Ajv {
+  return addFormats(new Ajv({ allErrors: true, strict: false, coerceTypes: false, useDefaults: false }));
+}
+
+interface EventTypeRow {
+  key: string;
+  description: string | null;
+  data_schema: Record<string, unknown>;
+  client_writable: boolean;
+  client_daily_cap: number | null;
+  system: boolean;
+  active: boolean;
+}
+
+export interface RuleRow {
+  id: string;
+  key: string;
+  name: string;
+  description: string | null;
+  event_type: string;
+  condition: Record<string, unknown> | null;
+  awards: AwardSpec[];
+  counters: CounterSpec[];
+  caps: CapSpec[];
+  priority: number;
+  active: boolean;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function toRuleDef(row: RuleRow): RuleDef {
+  return {
+    id: row.id,
+    key: row.key,
+    name: row.name,
+    description: row.description,
+    eventType: row.event_type,
+    condition: row.condition,
+    awards: row.awards,
+    counters: row.counters,
+    caps: row.caps,
+    priority: row.priority,
+    active: row.active,
+    version: row.version,
+    test: compileCondition(row.condition),
+    readsPlayer: readsPlayer(row.condition),
+  };
+}
+
+/**
+ * Event types, rules, currencies and the level curve, cached in memory. A change made through the
+ * admin API invalidates the cache here at once and on every other instance through NOTIFY.
+ */
+export class Definitions {
+  private cached: Promise<Snapshot> | undefined;
+  private listener: pg.Client | undefined;
+  private readonly ajv = createSchemaCompiler();
+
+  constructor(
+    private readonly db: Database,
+    private readonly logger: Logger,
+  ) {}
+
+  snapshot(): Promise<Snapshot> {
+    if (this.cached === undefined) {
+      const loading = this.load();
+      this.cached = loading;
+      // A failed load must not stay cached.
+      loading.catch(() => {
+        if (this.cached === loading) this.cached = undefined;
+      });
+    }
+    return this.cached;
+  }
+
+  invalidate(): void {
+    this.cached = undefined;
+  }
+
+  /** Tells every instance (including this one, once committed) that definitions changed. */
+  async announce(tx: Tx): Promise<void> {
+    await tx.exec(`SELECT pg_notify($1, '')`, [NOTIFY_CHANNEL]);
+  }
+
+  /** Listens for changes made by other instances. */
+  async listen(url: string, switchRole: boolean): Promise<void> {
+    const client = new pg.Client({
+      connectionString: url,
+      options: switchRole ? "-c role=ludus_app" : undefined,
+    });
+    client.on("notification", () => this.invalidate());
+    client.on("error", (err) => {
+      this.logger.error({ err }, "definitions listener failed; caching disabled until restart");
+      this.listener = undefined;
+    });
+    await client.connect();
+    await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+    this.listener = client;
+  }
+
+  async close(): Promise<void> {
+    await this.listener?.end();
+    this.listener = undefined;
+  }
+
+  compileDataSchema(schema: unknown): ValidateFunction {
+    return this.ajv.compile(schema as Record<string, unknown>);
+  }
+
+  private async load(): Promise<Snapshot> {
+    return this.db.asSystem(async (tx) => {
+      const types = await tx.rows<EventTypeRow>(`SELECT * FROM event_types`);
+      const rules = await tx.rows<RuleRow>(`SELECT * FROM rules WHERE active ORDER BY priority DESC, key`);
+      const currencies = await tx.rows<{ code: string }>(`SELECT code FROM currencies`);
+      const curve = await tx.maybeOne<{ value: string }>(`SELECT value FROM settings WHERE key = $1`, [
+        LEVEL_CURVE_SETTING,
+      ]);
+      const eventTypes = new Map<string, EventTypeDef>();
+      for (const t of types) {
+        eventTypes.set(t.key, {
+          key: t.key,
+          description: t.description,
+          dataSchema: t.data_schema,
+          clientWritable: t.client_writable,
+          clientDailyCap: t.client_daily_cap,
+          system: t.system,
+          active: t.active,
+          validate: this.ajv.compile(t.data_schema),
+        });
+      }
+      const rulesByType = new Map<string, RuleDef[]>();
+      for (const r of rules) {
+        const list = rulesByType.get(r.event_type) ?? [];
+        list.push(toRuleDef(r));
+        rulesByType.set(r.event_type, list);
+      }
+      return {
+        eventTypes,
+        rulesByType,
+        currencies: new Set(currencies.map((c) => c.code)),
+        curve: curve === undefined ? DEFAULT_CURVE : (JSON.parse(curve.value) as LevelCurve),
+      };
+    });
+  }
+}

@@ -1,0 +1,36 @@
+import { Type, type Static } from "typebox";
+
+export type EventSource = "api_key" | "player" | "system" | "admin";
+
+export const AwardEffectSchema = Type.Object({
+  rule: Type.String({ description: "Key of the rule that paid" }),
+  currency: Type.String(),
+  amount: Type.Integer(),
+  balance: Type.Union([Type.Number(), Type.Null()], {
+    description: "Balance after the award; null if a cap left nothing to pay",
+  }),
+  capped: Type.Boolean({ description: "True when a per-period cap reduced the award" }),
+  eventId: Type.Optional(Type.String({ format: "uuid" })),
+});
+
+export const EffectsSchema = Type.Object({
+  awards: Type.Array(AwardEffectSchema),
+  balances: Type.Record(Type.String(), Type.Number(), {
+    description: "Balances after this event, per currency it changed",
+  }),
+  levelUps: Type.Array(Type.Object({ level: Type.Integer(), previousLevel: Type.Integer() })),
+  counters: Type.Array(
+    Type.Object({ stat: Type.String(), day: Type.String(), daily: Type.Integer(), total: Type.Integer() }),
+  ),
+  derived: Type.Array(
+    Type.Object({
+      eventId: Type.String({ format: "uuid" }),
+      type: Type.String(),
+      data: Type.Record(Type.String(), Type.Unknown()),
+    }),
+  ),
+});
+
+export type AwardEffect = Static<typeof AwardEffectSchema>;
+export type Effects = Static<typeof EffectsSchema>;
+export type DerivedEvent = Effects["derived"][number];

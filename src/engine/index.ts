@@ -1,0 +1,26 @@
+import type { Logger } from "pino";
+import type { Config } from "../config.ts";
+import { WalletService } from "../economy/wallet.service.ts";
+import type { Clock } from "../platform/clock.ts";
+import type { Database } from "../platform/db/database.ts";
+import { ProgressService } from "../progression/progress.service.ts";
+import { Engine } from "./apply.ts";
+import { Definitions } from "./definitions.ts";
+import { DefinitionsService } from "./definitions.service.ts";
+import { EventIntake } from "./intake.service.ts";
+
+/** The event engine with the features it writes to: progression, statistics and the ledger. */
+export function createGame(db: Database, clock: Clock, logger: Logger, settings: Pick<Config, "events">) {
+  const definitions = new Definitions(db, logger);
+  const engine = new Engine(clock);
+  return {
+    definitions,
+    engine,
+    intake: new EventIntake(db, definitions, engine, clock, settings.events),
+    definitionsService: new DefinitionsService(db, definitions),
+    wallets: new WalletService(db, definitions),
+    progress: new ProgressService(db, definitions),
+  };
+}
+
+export type Game = ReturnType<typeof createGame>;

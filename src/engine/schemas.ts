@@ -1,0 +1,58 @@
+import { Type } from "typebox";
+import { Timestamp, Uuid } from "../platform/http/schemas.ts";
+import { EffectsSchema } from "./effects.ts";
+
+export const EventKey = Type.String({ pattern: "^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*$", maxLength: 64 });
+export const IdempotencyKey = Type.String({ minLength: 1, maxLength: 200, pattern: "^[\\x21-\\x7e]+$" });
+
+export const EventBody = Type.Object(
+  {
+    type: EventKey,
+    userId: Type.Optional(Uuid),
+    occurredAt: Type.Optional(Type.String({ format: "date-time" })),
+    idempotencyKey: Type.Optional(IdempotencyKey),
+    data: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.Unknown(), { maxProperties: 100 })),
+  },
+  { additionalProperties: false },
+);
+
+export const MAX_BATCH = 1000;
+
+export const BatchBody = Type.Object(
+  {
+    events: Type.Array(EventBody, { minItems: 1, maxItems: MAX_BATCH }),
+    idempotencyKey: Type.Optional(IdempotencyKey),
+  },
+  { additionalProperties: false },
+);
+
+export const EventResultSchema = Type.Object({
+  eventId: Uuid,
+  duplicate: Type.Boolean({
+    description: "True when this repeats an earlier request with the same idempotency key",
+  }),
+  type: Type.String(),
+  userId: Uuid,
+  occurredAt: Timestamp,
+  effects: EffectsSchema,
+});
+
+export const ActivityItem = Type.Object({
+  id: Uuid,
+  type: Type.String(),
+  occurredAt: Timestamp,
+  receivedAt: Timestamp,
+  source: Type.String(),
+  parentId: Type.Union([Uuid, Type.Null()]),
+  data: Type.Record(Type.String(), Type.Unknown()),
+  result: Type.Record(Type.String(), Type.Unknown()),
+});
+
+export const ActivityQuery = Type.Object(
+  {
+    type: Type.Optional(EventKey),
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    cursor: Type.Optional(Type.String({ maxLength: 200, pattern: "^[A-Za-z0-9_-]+$" })),
+  },
+  { additionalProperties: false },
+);

@@ -1,0 +1,64 @@
+import { DateTime } from "luxon";
+
+export type Cadence = "day" | "week" | "month";
+
+/**
+ * A calendar period in an IANA time zone, optionally with days starting at a given hour (a player
+ * who sets 4 am has their "day" run 04:00–04:00). Keys are stable text: 2026-03-08, 2026-W10,
+ * 2026-03. Weeks are ISO weeks (Monday first).
+ */
+export interface Period {
+  cadence: Cadence;
+  key: string;
+  start: Date;
+  end: Date;
+}
+
+export interface ZoneOptions {
+  timeZone: string;
+  /** Hour (0–23) at which a day begins; applies to weeks and months too. */
+  dayStartHour?: number;
+}
+
+function local(at: Date, { timeZone, dayStartHour = 0 }: ZoneOptions): DateTime {
+  const dt = DateTime.fromJSDate(at, { zone: timeZone });
+  if (!dt.isValid) throw new Error(`invalid time zone ${timeZone}`);
+  // Shift so that the configured hour becomes midnight; period arithmetic then works on calendar days.
+  return dt.minus({ hours: dayStartHour });
+}
+
+function bounds(startLocal: DateTime, cadence: Cadence, dayStartHour: number): { start: Date; end: Date } {
+  const unit = cadence === "day" ? "days" : cadence === "week" ? "weeks" : "months";
+  // Adding the hour back after truncation lands on the wall-clock start, even across DST changes.
+  const start = startLocal.plus({ hours: dayStartHour });
+  const end = startLocal.plus({ [unit]: 1 }).plus({ hours: dayStartHour });
+  return { start: start.toJSDate(), end: end.toJSDate() };
+}
+
+export function periodAt(at: Date, cadence: Cadence, zone: ZoneOptions): Period {
+  const dt = local(at, zone);
+  const hour = zone.dayStartHour ?? 0;
+  switch (cadence) {
+    case "day": {
+      const start = dt.startOf("day");
+      return { cadence, key: start.toISODate() ?? "", ...bounds(start, cadence, hour) };
+    }
+    case "week": {
+      const start = dt.startOf("week");
+      return {
+        cadence,
+        key: `${dt.weekYear}-W${String(dt.weekNumber).padStart(2, "0")}`,
+        ...bounds(start, cadence, hour),
+      };
+    }
+    case "month": {
+      const start = dt.startOf("month");
+      return { cadence, key: start.toFormat("yyyy-MM"), ...bounds(start, cadence, hour) };
+    }
+  }
+}
+
+/** The local calendar date (YYYY-MM-DD) of an instant in the zone: the key of daily statistics. */
+export function dayKey(at: Date, zone: ZoneOptions): string {
+  return periodAt(at, "day", zone).key;
+}

@@ -1,0 +1,67 @@
+import type { Tx } from "../platform/db/database.ts";
+
+export interface LockedPlayer {
+  exists: boolean;
+  usable: boolean;
+  level: number;
+  time_zone: string;
+}
+
+/**
+ * Locks the player's progress row (creating it on first use) for the rest of the transaction. All
+ * of a player's events pass through here first, so they apply one at a time, and every other row
+ * of theirs is locked after this one: a fixed order that cannot deadlock.
+ */
+export async function lockPlayer(tx: Tx, userId: string): Promise<LockedPlayer> {
+  const row = await tx.maybeOne<{ usable: boolean; level: number | null; time_zone: string | null }>(
+    `WITH u AS (SELECT id, is_active AND deleted_at IS NULL AS usable FROM users WHERE id = $1),
+     p AS (
+       INSERT INTO user_progress (user_id) SELECT id FROM u WHERE usable
+       ON CONFLICT (user_id) DO UPDATE SET events_count = user_progress.events_count + 1, updated_at = now()
+       RETURNING level
+     )
+     SELECT u.usable, p.level, pr.time_zone
+     FROM u LEFT JOIN p ON true LEFT JOIN user_profiles pr ON pr.user_id = u.id`,
+    [userId],
+  );
+  if (row === undefined) return { exists: false, usable: false, level: 1, time_zone: "UTC" };
+  return { exists: true, usable: row.usable, level: row.level ?? 1, time_zone: row.time_zone ?? "UTC" };
+}
+
+export async function setLevel(tx: Tx, userId: string, level: number): Promise<void> {
+  await tx.exec(`UPDATE user_progress SET level = $2, updated_at = now() WHERE user_id = $1`, [
+    userId,
+    level,
+  ]);
+}
+
+export interface ProgressRow {
+  level: number;
+  recipes_unlocked: number;
+  has_claimed_gift: boolean;
+  events_count: number;
+}
+
+export function findProgress(tx: Tx, userId: string): Promise<ProgressRow | undefined> {
+  return tx.maybeOne<ProgressRow>(
+    `SELECT level, recipes_unlocked, has_claimed_gift, events_count FROM user_progress WHERE user_id = $1`,
+    [userId],
+  );
+}
+
+/**
+ * Locks several players' progress rows in id order (creating missing ones first, also in id
+ * order), so batches touching the same players in different orders cannot deadlock.
+ */
+export async function lockPlayers(tx: Tx, userIds: string[]): Promise<void> {
+  const ids = [...new Set(userIds)].sort();
+  await tx.exec(
+    `INSERT INTO user_progress (user_id)
+     SELECT id FROM users WHERE id = ANY($1::uuid[]) ORDER BY id
+     ON CONFLICT (user_id) DO NOTHING`,
+    [ids],
+  );
+  await tx.exec(`SELECT 1 FROM user_progress WHERE user_id = ANY($1::uuid[]) ORDER BY user_id FOR UPDATE`, [
+    ids,
+  ]);
+}
