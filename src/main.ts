@@ -1,5 +1,8 @@
 import { Command, InvalidArgumentError } from "commander";
 import { loadConfig, ConfigError, type Config } from "./config.ts";
+import { loadPack, readPacks } from "./content/loader.ts";
+import { verifyBooks } from "./economy/verify.ts";
+import { createGame } from "./engine/index.ts";
 import { ensureAdmin } from "./identity/bootstrap.ts";
 import { createIdentity } from "./identity/index.ts";
 import { systemClock } from "./platform/clock.ts";
@@ -103,6 +106,49 @@ migrateCommand
       }
     }),
   );
+
+program
+  .command("verify")
+  .description("check every balance against its ledger, levels against XP, and statistics totals")
+  .action(async () => {
+    const config = loadConfig();
+    const logger = createLogger("warn");
+    const database = await openDatabase(config, logger);
+    try {
+      const game = createGame(database.db, systemClock, logger, config);
+      const report = await verifyBooks(database.db, game.definitions, (done, total) =>
+        process.stderr.write(`\rChecked ${done} of ${total} players`),
+      );
+      process.stderr.write("\n");
+      for (const p of report.problems) console.log(`${p.user_id}  ${p.currency}  ${p.problem}: ${p.detail}`);
+      console.log(
+        report.problems.length === 0
+          ? `All books balance: ${report.players} players checked.`
+          : `${report.problems.length} problem(s) found in ${report.players} players.`,
+      );
+      process.exitCode = report.problems.length === 0 ? 0 : 1;
+    } finally {
+      await database.close();
+    }
+  });
+
+program
+  .command("seed")
+  .description("load the content packs in content/ (definitions that exist are left as they are)")
+  .action(async () => {
+    const config = loadConfig();
+    const logger = createLogger("warn");
+    const database = await openDatabase(config, logger);
+    try {
+      const game = createGame(database.db, systemClock, logger, config);
+      for (const pack of await readPacks()) {
+        const report = await loadPack(database.db, game.definitionsService, pack);
+        console.log(`${report.pack}: ${report.created} created, ${report.skipped} already present`);
+      }
+    } finally {
+      await database.close();
+    }
+  });
 
 program
   .command("admin")

@@ -54,6 +54,13 @@ function wrap(client: pg.PoolClient): Tx {
   };
 }
 
+export interface TransactionOptions {
+  /** Roll back instead of committing (dry runs). */
+  rollback?: boolean;
+  /** One snapshot for every statement (consistent multi-query reads). */
+  repeatableRead?: boolean;
+}
+
 /** Switches the acting user mid-transaction (a batch applying events of several players). */
 export async function actAs(tx: Tx, userId: string): Promise<void> {
   await tx.exec("SELECT set_config('ludus.user_id', $1, true)", [userId]);
@@ -74,8 +81,8 @@ export class Database {
    * Runs fn in a transaction that sees every row. Reserved for work no single player owns:
    * login lookups, admin routes (which audit themselves), the scheduler.
    */
-  asSystem<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.transaction({ kind: "system" }, fn);
+  asSystem<T>(fn: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    return this.transaction({ kind: "system" }, fn, options);
   }
 
   /**
@@ -89,12 +96,14 @@ export class Database {
   async transaction<T>(
     actor: Actor,
     fn: (tx: Tx) => Promise<T>,
-    options: { rollback?: boolean } = {},
+    options: TransactionOptions = {},
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       try {
-        await client.query("BEGIN");
+        await client.query(
+          options.repeatableRead === true ? "BEGIN ISOLATION LEVEL REPEATABLE READ" : "BEGIN",
+        );
         // Transaction-local settings: they vanish at COMMIT/ROLLBACK, so a pooled connection
         // never carries one request's identity into the next.
         await client.query(
