@@ -60,7 +60,11 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
         ? { url: config.databaseAppUrl, switchRole: false }
         : { url: admin.url, switchRole: true };
     const pool = createRuntimePool(runtime.url, config.poolSize, runtime.switchRole);
-    pool.on("error", (err) => logger.error({ err }, "idle database connection failed"));
+    let closing = false;
+    pool.on("error", (err) => {
+      // Connections ending because we are shutting down are expected, not failures.
+      if (!closing) logger.error({ err }, "idle database connection failed");
+    });
     const db = new Database(pool, logger);
     await ensurePartitions(db);
     return {
@@ -68,6 +72,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
       adminUrl: admin.url,
       runtime,
       async close() {
+        closing = true;
         await db.close();
         await admin.stop();
       },
