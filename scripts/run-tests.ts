@@ -4,27 +4,15 @@
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import path from "node:path";
 import pino from "pino";
 import { startEmbeddedPostgres, type EmbeddedServer } from "../src/platform/db/embedded.ts";
 import { migrate } from "../src/platform/db/migrator.ts";
+import { freePort } from "../test/helpers/ports.ts";
 import { databaseUrl, withClient } from "../test/helpers/postgres.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const logger = pino({ level: process.env.LOG_LEVEL ?? "warn" });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
-  });
-}
 
 async function testFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });

@@ -1,4 +1,6 @@
 import { Command, InvalidArgumentError } from "commander";
+import type { Logger } from "pino";
+import type { Database } from "./platform/db/database.ts";
 import { loadConfig, ConfigError, type Config } from "./config.ts";
 import { loadPack, readPacks } from "./content/loader.ts";
 import { verifyBooks } from "./economy/verify.ts";
@@ -62,6 +64,20 @@ async function withAdminUrl<T>(config: Config, fn: (url: string) => Promise<T>):
   }
 }
 
+/** Opens the migrated database (starting the embedded one if needed) for a one-off command. */
+async function withDatabase(
+  fn: (db: Database, config: Config, logger: Logger) => Promise<void>,
+): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger("warn");
+  const database = await openDatabase(config, logger);
+  try {
+    await fn(database.db, config, logger);
+  } finally {
+    await database.close();
+  }
+}
+
 const program = new Command()
   .name("ludus")
   .description("Ludus gamification backend")
@@ -110,13 +126,10 @@ migrateCommand
 program
   .command("verify")
   .description("check every balance against its ledger, levels against XP, and statistics totals")
-  .action(async () => {
-    const config = loadConfig();
-    const logger = createLogger("warn");
-    const database = await openDatabase(config, logger);
-    try {
-      const game = createGame(database.db, systemClock, logger, config);
-      const report = await verifyBooks(database.db, game.definitions, (done, total) =>
+  .action(() =>
+    withDatabase(async (db, config, logger) => {
+      const game = createGame(db, systemClock, logger, config);
+      const report = await verifyBooks(db, game.definitions, (done, total) =>
         process.stderr.write(`\rChecked ${done} of ${total} players`),
       );
       process.stderr.write("\n");
@@ -127,28 +140,21 @@ program
           : `${report.problems.length} problem(s) found in ${report.players} players.`,
       );
       process.exitCode = report.problems.length === 0 ? 0 : 1;
-    } finally {
-      await database.close();
-    }
-  });
+    }),
+  );
 
 program
   .command("seed")
   .description("load the content packs in content/ (definitions that exist are left as they are)")
-  .action(async () => {
-    const config = loadConfig();
-    const logger = createLogger("warn");
-    const database = await openDatabase(config, logger);
-    try {
-      const game = createGame(database.db, systemClock, logger, config);
+  .action(() =>
+    withDatabase(async (db, config, logger) => {
+      const game = createGame(db, systemClock, logger, config);
       for (const pack of await readPacks()) {
-        const report = await loadPack(database.db, game.definitionsService, pack);
+        const report = await loadPack(db, game.definitionsService, pack);
         console.log(`${report.pack}: ${report.created} created, ${report.skipped} already present`);
       }
-    } finally {
-      await database.close();
-    }
-  });
+    }),
+  );
 
 program
   .command("admin")
@@ -159,19 +165,11 @@ program
   .option("--username <name>", "username", "admin")
   .option("--password <password>")
   .action(async (opts: { email: string; username: string; password?: string }) => {
-    const config = loadConfig();
     const password = opts.password ?? process.env.LUDUS_ADMIN_PASSWORD;
     if (password === undefined) throw new InvalidArgumentError("give --password or set LUDUS_ADMIN_PASSWORD");
-    const logger = createLogger("warn");
-    const database = await openDatabase(config, logger);
-    try {
-      const identity = createIdentity(
-        database.db,
-        systemClock,
-        config,
-        await resolveJwtSecret(database.db, config.jwtSecret),
-      );
-      const outcome = await ensureAdmin(database.db, identity.auth, {
+    await withDatabase(async (db, config) => {
+      const identity = createIdentity(db, systemClock, config, await resolveJwtSecret(db, config.jwtSecret));
+      const outcome = await ensureAdmin(db, identity.auth, {
         email: opts.email,
         username: opts.username,
         password,
@@ -181,9 +179,7 @@ program
           ? `Admin ${opts.email} created.`
           : `An account with ${opts.email} already exists; unchanged.`,
       );
-    } finally {
-      await database.close();
-    }
+    });
   });
 
 program.parseAsync().catch((error: unknown) => {

@@ -1,27 +1,15 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { freePort } from "./helpers/ports.ts";
 
 /**
  * The product as a user runs it: `ludus serve` (what `npm start` runs) with no DATABASE_URL starts
  * the embedded PostgreSQL, serves, reuses its data on the next start, and stops cleanly on a signal.
  */
 const ROOT = path.resolve(import.meta.dirname, "..");
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
-  });
-}
 
 interface Started {
   child: ChildProcess;

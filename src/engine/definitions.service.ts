@@ -10,6 +10,7 @@ import {
   type CapSpec,
   type CounterSpec,
   type Definitions,
+  type EventTypeRow,
   type RuleRow,
 } from "./definitions.ts";
 
@@ -33,18 +34,6 @@ export interface RuleInput {
   caps?: CapSpec[];
   priority?: number;
   active?: boolean;
-}
-
-interface EventTypeRow {
-  key: string;
-  description: string | null;
-  data_schema: Record<string, unknown>;
-  client_writable: boolean;
-  client_daily_cap: number | null;
-  system: boolean;
-  active: boolean;
-  created_at: Date;
-  updated_at: Date;
 }
 
 export const eventTypeView = (t: EventTypeRow) => ({

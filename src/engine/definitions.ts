@@ -75,7 +75,7 @@ export function createSchemaCompiler(): Ajv {
   return addFormats(new Ajv({ allErrors: true, strict: false, coerceTypes: false, useDefaults: false }));
 }
 
-interface EventTypeRow {
+export interface EventTypeRow {
   key: string;
   description: string | null;
   data_schema: Record<string, unknown>;
@@ -83,6 +83,8 @@ interface EventTypeRow {
   client_daily_cap: number | null;
   system: boolean;
   active: boolean;
+  created_at: Date;
+  updated_at: Date;
 }
 
 export interface RuleRow {
