@@ -5,7 +5,7 @@ import { AppError } from "../platform/http/errors.ts";
 import { dayKey, periodAt } from "../platform/time/periods.ts";
 import { credit, listWallets } from "../economy/ledger.store.ts";
 import { levelForXp } from "../progression/levels.ts";
-import { lockPlayer, setLevel, type LockedPlayer } from "../progression/progress.store.ts";
+import { lockPlayer, recordApplied, type LockedPlayer } from "../progression/progress.store.ts";
 import { bumpCounters, totals, type CounterChange } from "../progression/stats.store.ts";
 import type { AwardSpec, RuleDef, Snapshot } from "./definitions.ts";
 import type { AwardEffect, DerivedEvent, Effects, EventSource } from "./effects.ts";
@@ -107,12 +107,12 @@ export class Engine {
 
     const derived: ApplyInput[] = [];
     const xp = effects.balances.xp;
+    const previousLevel = player.level;
     if (xp !== undefined) {
       const level = levelForXp(snapshot.curve, xp);
-      if (level > player.level) {
-        await setLevel(tx, input.userId, level);
+      if (level > previousLevel) {
         player.level = level;
-        for (let l = player.level + 1; l <= level; l++) {
+        for (let l = previousLevel + 1; l <= level; l++) {
           effects.levelUps.push({ level: l, previousLevel: l - 1 });
           derived.push({
             type: "level.up",
@@ -148,6 +148,8 @@ export class Engine {
       input.userId,
       { eventId, type: input.type, occurredAt: event.occurredAt, effects },
     ]);
+    // Events Ludus derives (level.up) are not counted as the player's events.
+    await recordApplied(tx, input.userId, player.level, input.source !== "system");
 
     if (depth < MAX_CASCADE_DEPTH) {
       for (const next of derived) {

@@ -70,9 +70,15 @@ export interface Snapshot {
 export const NOTIFY_CHANNEL = "ludus_definitions";
 export const LEVEL_CURVE_SETTING = "level_curve";
 
-/** Ajv for event data schemas: strict about the data, lenient about schema keywords it does not know. */
+/**
+ * Ajv for event data schemas: strict about the data, lenient about schema keywords it does not
+ * know. addUsedSchema: false keeps schemas out of Ajv's $id registry, so two types (or two loads of
+ * one type) whose schemas carry the same $id do not collide.
+ */
 export function createSchemaCompiler(): Ajv {
-  return addFormats(new Ajv({ allErrors: true, strict: false, coerceTypes: false, useDefaults: false }));
+  return addFormats(
+    new Ajv({ allErrors: true, strict: false, coerceTypes: false, useDefaults: false, addUsedSchema: false }),
+  );
 }
 
 export interface EventTypeRow {

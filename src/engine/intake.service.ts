@@ -63,7 +63,14 @@ export class EventIntake {
         const key = request.idempotencyKey ?? (batchKey === undefined ? undefined : `${batchKey}#${i}`);
         inputs.push(this.validate(snapshot, caller, { ...request, idempotencyKey: key }, `body/events/${i}`));
       } catch (error) {
-        if (!(error instanceof AppError)) throw error;
+        // Refusals of the caller itself (its scope, someone else's player) answer for the whole batch as
+        // they would alone; problems with what an event says are collected, each under its index.
+        if (
+          !(error instanceof AppError) ||
+          error.code.startsWith("auth.") ||
+          error.code === "event.other_user"
+        )
+          throw error;
         errors.push(
           ...(error.extra.errors ?? [
             { path: `body/events/${i}`, message: `${error.code}: ${error.message}` },

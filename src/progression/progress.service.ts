@@ -59,7 +59,8 @@ export class ProgressService {
         errors: [{ path: "querystring/from", message: "is after to" }],
       });
     }
-    if (daysBetween(from, to) > 366) {
+    // Both ends count: from..to spans daysBetween + 1 days.
+    if (daysBetween(from, to) + 1 > 366) {
       throw new AppError("validation.failed", "Ask for at most 366 days at a time", {
         errors: [{ path: "querystring/from", message: "range longer than 366 days" }],
       });

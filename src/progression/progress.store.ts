@@ -17,7 +17,8 @@ export async function lockPlayer(tx: Tx, userId: string): Promise<LockedPlayer> 
     `WITH u AS (SELECT id, is_active AND deleted_at IS NULL AS usable FROM users WHERE id = $1),
      p AS (
        INSERT INTO user_progress (user_id) SELECT id FROM u WHERE usable
-       ON CONFLICT (user_id) DO UPDATE SET events_count = user_progress.events_count + 1, updated_at = now()
+       -- A no-op update: it takes the row lock, which DO NOTHING would not.
+       ON CONFLICT (user_id) DO UPDATE SET level = user_progress.level
        RETURNING level
      )
      SELECT u.usable, p.level, pr.time_zone
@@ -26,6 +27,14 @@ export async function lockPlayer(tx: Tx, userId: string): Promise<LockedPlayer> 
   );
   if (row === undefined) return { exists: false, usable: false, level: 1, time_zone: "UTC" };
   return { exists: true, usable: row.usable, level: row.level ?? 1, time_zone: row.time_zone ?? "UTC" };
+}
+
+/** Counts an applied event and stores the level it left the player at. */
+export async function recordApplied(tx: Tx, userId: string, level: number, counted: boolean): Promise<void> {
+  await tx.exec(
+    `UPDATE user_progress SET level = $2, events_count = events_count + $3, updated_at = now() WHERE user_id = $1`,
+    [userId, level, counted ? 1 : 0],
+  );
 }
 
 export async function setLevel(tx: Tx, userId: string, level: number): Promise<void> {
