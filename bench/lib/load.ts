@@ -19,7 +19,16 @@ export type LoadBody =
    * and a 200 reply puts the new refresh token it carries back in the queue. So every token is sent
    * exactly once, as a real client would, as long as there are at least as many seeds as connections.
    */
-  | { kind: "refresh"; tokens: string[] };
+  | { kind: "refresh"; tokens: string[] }
+  /**
+   * Bodies made in the load generator, one per request, never repeated: `module` (a path relative to
+   * the repository root) exports `createBodies(options)`, which returns a function from the request's
+   * sequence number (0, 1, 2, …) to its JSON body. `options` crosses the IPC channel as JSON.
+   */
+  | { kind: "generated"; module: string; options: unknown };
+
+/** What a `generated` body module exports. */
+export type BodyFactory = (options: unknown) => (index: number) => string;
 
 export interface LoadSpec {
   title: string;
@@ -27,8 +36,12 @@ export interface LoadSpec {
   url: string;
   method: "GET" | "POST";
   body: LoadBody;
+  /** Extra request headers (content-type is always application/json), e.g. x-api-key. */
+  headers?: Record<string, string>;
   connections: number;
   durationSeconds: number;
+  /** Stop after this many requests instead of after durationSeconds. */
+  amount?: number;
 }
 
 export interface LoadSummary {
@@ -37,6 +50,8 @@ export interface LoadSummary {
   rps: number;
   /** Responses received in the run. */
   responses: number;
+  /** Mean latency in ms over every response. */
+  mean: number;
   /** Latency percentiles in ms over every response (not autocannon's whole-millisecond histogram). */
   p50: number;
   p99: number;
@@ -49,12 +64,23 @@ export interface LoadSummary {
   durationSeconds: number;
   /** Refresh mode: requests that found the token queue empty (sent a dud token). */
   tokenStarved: number;
+  /** CPU time (user + system) the load generator itself used during the run, in seconds. */
+  loadCpuSeconds: number;
 }
 
 export type WorkerReply = { ok: true; summary: LoadSummary } | { ok: false; error: string };
+/** The worker says "started" right before autocannon sends its first request, then replies. */
+export type WorkerMessage = { started: true } | WorkerReply;
+
+export interface LoadHooks {
+  /** Called when the load starts (the child process is up and autocannon begins). */
+  onStart?(): void;
+  /** Called when the load has ended, as soon as the result arrives. */
+  onDone?(): void;
+}
 
 /** Runs one autocannon measurement in a child process and returns its summary. */
-export async function runLoad(spec: LoadSpec): Promise<LoadSummary> {
+export async function runLoad(spec: LoadSpec, hooks: LoadHooks = {}): Promise<LoadSummary> {
   const child = fork(path.join(BENCH_ROOT, "bench", "lib", "load-worker.ts"), [], {
     cwd: BENCH_ROOT,
     execArgv: ["--import", "tsx"],
@@ -62,8 +88,13 @@ export async function runLoad(spec: LoadSpec): Promise<LoadSummary> {
   });
   return new Promise<LoadSummary>((resolve, reject) => {
     let reply: WorkerReply | undefined;
-    child.once("message", (message) => {
-      reply = message as WorkerReply;
+    child.on("message", (message) => {
+      const m = message as WorkerMessage;
+      if ("started" in m) hooks.onStart?.();
+      else {
+        reply = m;
+        hooks.onDone?.();
+      }
     });
     child.once("error", reject);
     child.once("exit", (code, signal) => {
