@@ -5,6 +5,7 @@ import type { Config } from "./config.ts";
 import { ensureAdmin } from "./identity/bootstrap.ts";
 import { loadNewPacks } from "./content/loader.ts";
 import { createGame, type Game } from "./engine/index.ts";
+import { API_KEYS_CHANGED } from "./identity/api-keys.ts";
 import { createIdentity } from "./identity/index.ts";
 import { systemClock } from "./platform/clock.ts";
 import { ensurePartitions, openDatabase } from "./platform/db/connect.ts";
@@ -31,6 +32,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       logger.info({ email: config.admin.email, outcome }, "admin account checked");
     }
     game = createGame(db, systemClock, logger, config);
+    const apiKeys = identity.apiKeys;
+    game.definitions.subscribe((payload) => {
+      if (payload === API_KEYS_CHANGED) apiKeys.clearCache();
+    });
     await game.definitions.listen(database.runtime.url, database.runtime.switchRole);
     for (const report of await loadNewPacks(db, game.definitionsService)) {
       logger.info(report, "default content loaded");

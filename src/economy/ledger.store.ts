@@ -44,6 +44,82 @@ export async function credit(tx: Tx, w: LedgerWrite): Promise<Posted | undefined
   );
 }
 
+export interface Credit {
+  currency: string;
+  amount: number;
+  reason: string;
+  source: string;
+  metadata?: Record<string, unknown> | null;
+}
+
+/**
+ * Credits several wallets of one player at once (an event's awards): one statement for all the
+ * wallet upserts and ledger entries. Entries are written in the order given, and the balance_after
+ * of each is the running sum: the wallet's new balance less the amounts of that currency after it.
+ * Returns each credit's balance after it, in order. Every currency must exist.
+ */
+export async function creditMany(
+  tx: Tx,
+  userId: string,
+  type: LedgerType,
+  reference: string | null,
+  credits: Credit[],
+): Promise<number[]> {
+  if (credits.length === 0) return [];
+  const balances = await tx.rows<{ currency: string; balance: number }>(
+    `WITH input AS (
+       SELECT * FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::jsonb[])
+         WITH ORDINALITY AS i(currency, amount, reason, source, metadata, ord)
+     ),
+     totals AS (SELECT currency, sum(amount)::bigint AS amount FROM input GROUP BY currency),
+     w AS (
+       INSERT INTO wallets (user_id, currency, balance, lifetime_earned, allow_negative)
+       SELECT $1, t.currency, t.amount, t.amount, c.allow_negative
+       FROM totals t JOIN currencies c ON c.code = t.currency
+       ORDER BY t.currency
+       ON CONFLICT (user_id, currency) DO UPDATE SET
+         balance = wallets.balance + EXCLUDED.balance,
+         lifetime_earned = wallets.lifetime_earned + EXCLUDED.lifetime_earned,
+         updated_at = now()
+       RETURNING currency, balance
+     ),
+     e AS (
+       -- Ids are drawn in this ORDER BY, so replaying a wallet's entries by id gives the running sums.
+       INSERT INTO ledger_entries (user_id, currency, type, amount, balance_after, reason, source, reference, metadata)
+       SELECT $1, i.currency, $2, i.amount,
+              w.balance - coalesce(sum(i.amount) OVER (
+                PARTITION BY i.currency ORDER BY i.ord ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), 0),
+              i.reason, i.source, $8, i.metadata
+       FROM input i JOIN w USING (currency)
+       ORDER BY i.ord
+     )
+     SELECT currency, balance FROM w`,
+    [
+      userId,
+      type,
+      credits.map((c) => c.currency),
+      credits.map((c) => c.amount),
+      credits.map((c) => c.reason),
+      credits.map((c) => c.source),
+      credits.map((c) =>
+        c.metadata === undefined || c.metadata === null ? null : JSON.stringify(c.metadata),
+      ),
+      reference,
+    ],
+  );
+  const after = new Map(balances.map((b) => [b.currency, b.balance]));
+  // Walk backwards: each credit's balance is the final balance less what came after it.
+  const result = new Array<number>(credits.length);
+  for (let i = credits.length - 1; i >= 0; i--) {
+    const c = credits[i]!;
+    const balance = after.get(c.currency);
+    if (balance === undefined) throw new Error(`credit to unknown currency ${c.currency}`);
+    result[i] = balance;
+    after.set(c.currency, balance - c.amount);
+  }
+  return result;
+}
+
 /**
  * Debits a wallet unless that would take a non-negative currency below zero. Returns undefined when
  * the funds are insufficient (or the wallet does not exist): nothing is written then.

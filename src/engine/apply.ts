@@ -3,9 +3,9 @@ import type { Clock } from "../platform/clock.ts";
 import type { Tx } from "../platform/db/database.ts";
 import { AppError } from "../platform/http/errors.ts";
 import { dayKey, periodAt } from "../platform/time/periods.ts";
-import { credit, listWallets } from "../economy/ledger.store.ts";
+import { creditMany, listWallets, type Credit } from "../economy/ledger.store.ts";
 import { levelForXp } from "../progression/levels.ts";
-import { lockPlayer, recordApplied, type LockedPlayer } from "../progression/progress.store.ts";
+import { lockPlayer, type LockedPlayer } from "../progression/progress.store.ts";
 import { bumpCounters, totals, type CounterChange } from "../progression/stats.store.ts";
 import type { AwardSpec, RuleDef, Snapshot } from "./definitions.ts";
 import type { AwardEffect, DerivedEvent, Effects, EventSource } from "./effects.ts";
@@ -90,18 +90,43 @@ export class Engine {
     const counters: CounterChange[] = [{ stat: `events.${input.type}`, amount: 1 }];
     if (input.source === "player") counters.push({ stat: `client_events.${input.type}`, amount: 1 });
 
+    const credits: (Credit & { award: AwardEffect })[] = [];
     for (const rule of rules) {
       if (!rule.test({ event, player: playerContext })) continue;
       for (const spec of rule.awards) {
-        const award = await this.award(tx, rule, spec, input, eventId, zone);
-        if (award !== undefined) effects.awards.push(award);
+        const { amount, capped } = await this.grant(tx, rule, spec, input, zone);
+        if (amount === 0 && !capped) continue;
+        const award: AwardEffect = {
+          rule: rule.key,
+          currency: spec.currency,
+          amount,
+          balance: null,
+          capped,
+          eventId,
+        };
+        effects.awards.push(award);
+        if (amount > 0) {
+          credits.push({
+            currency: spec.currency,
+            amount,
+            reason: rule.name,
+            source: `rule:${rule.key}`,
+            metadata: { ruleVersion: rule.version, eventType: input.type },
+            award,
+          });
+        }
       }
       for (const c of rule.counters) {
         const amount = c.field !== undefined ? (readNumber(input, c.field) ?? 0) : (c.amount ?? 1);
         if (amount !== 0) counters.push({ stat: c.stat, amount: Math.trunc(amount) });
       }
     }
-    for (const a of effects.awards) if (a.balance !== null) effects.balances[a.currency] = a.balance;
+    // Every award of the event in one statement: wallets and ledger entries, in rule order.
+    const balances = await creditMany(tx, input.userId, "earn", eventId, credits);
+    credits.forEach((c, i) => {
+      c.award.balance = balances[i] ?? null;
+      effects.balances[c.currency] = balances[i] ?? 0;
+    });
 
     effects.counters = await bumpCounters(tx, input.userId, dayKey(input.occurredAt, zone), counters);
 
@@ -128,9 +153,15 @@ export class Engine {
       }
     }
 
+    // The event, its outbox row and the player's progress in one statement. Events Ludus derives
+    // (level.up) are recorded but not counted as the player's events.
     await tx.exec(
-      `INSERT INTO events (id, user_id, type, occurred_at, source, source_id, parent_id, idempotency_key, data, result)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      `WITH e AS (
+         INSERT INTO events (id, user_id, type, occurred_at, source, source_id, parent_id, idempotency_key, data, result)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ),
+       o AS (INSERT INTO outbox (user_id, topic, payload) VALUES ($2, 'event.applied', $11))
+       UPDATE user_progress SET level = $12, events_count = events_count + $13, updated_at = now() WHERE user_id = $2`,
       [
         eventId,
         input.userId,
@@ -142,14 +173,11 @@ export class Engine {
         input.idempotencyKey,
         input.data,
         { awards: effects.awards, levelUps: effects.levelUps },
+        { eventId, type: input.type, occurredAt: event.occurredAt },
+        player.level,
+        input.source === "system" ? 0 : 1,
       ],
     );
-    await tx.exec(`INSERT INTO outbox (user_id, topic, payload) VALUES ($1, 'event.applied', $2)`, [
-      input.userId,
-      { eventId, type: input.type, occurredAt: event.occurredAt, effects },
-    ]);
-    // Events Ludus derives (level.up) are not counted as the player's events.
-    await recordApplied(tx, input.userId, player.level, input.source !== "system");
 
     if (depth < MAX_CASCADE_DEPTH) {
       for (const next of derived) {
@@ -165,53 +193,44 @@ export class Engine {
     return { eventId, effects };
   }
 
-  private async award(
+  /**
+   * How much of an award the rule may pay now: the amount from the spec, reduced by the rule's caps
+   * for this player's current periods (recorded as paid). One statement per cap; the read and the
+   * write cannot race because the player's events are serialised by their lock.
+   */
+  private async grant(
     tx: Tx,
     rule: RuleDef,
     spec: AwardSpec,
     input: ApplyInput,
-    eventId: string,
     zone: { timeZone: string },
-  ): Promise<AwardEffect | undefined> {
+  ): Promise<{ amount: number; capped: boolean }> {
     let amount = awardAmount(spec, input);
-    if (amount <= 0) return undefined;
+    if (amount <= 0) return { amount: 0, capped: false };
     let capped = false;
-    for (const cap of rule.caps.filter((c) => c.currency === spec.currency)) {
-      const period = periodAt(input.occurredAt, cap.period, zone).key;
-      const row = await tx.one<{ amount: number }>(
-        `INSERT INTO rule_award_totals (user_id, rule_id, currency, period_key, amount) VALUES ($1, $2, $3, $4, 0)
-         ON CONFLICT (user_id, rule_id, currency, period_key) DO UPDATE SET amount = rule_award_totals.amount
-         RETURNING amount`,
-        [input.userId, rule.id, spec.currency, `${cap.period}:${period}`],
+    for (const cap of rule.caps) {
+      if (cap.currency !== spec.currency) continue;
+      const period =
+        cap.period === "day"
+          ? dayKey(input.occurredAt, zone)
+          : periodAt(input.occurredAt, cap.period, zone).key;
+      const row = await tx.one<{ granted: number }>(
+        `WITH cur AS (
+           SELECT coalesce((SELECT amount FROM rule_award_totals
+                            WHERE user_id = $1 AND rule_id = $2 AND currency = $3 AND period_key = $4), 0) AS amount
+         ),
+         g AS (SELECT least($5::bigint, greatest($6::bigint - cur.amount, 0)) AS granted FROM cur)
+         INSERT INTO rule_award_totals (user_id, rule_id, currency, period_key, amount)
+         SELECT $1, $2, $3, $4, granted FROM g
+         ON CONFLICT (user_id, rule_id, currency, period_key)
+           DO UPDATE SET amount = rule_award_totals.amount + EXCLUDED.amount
+         RETURNING (SELECT granted FROM g) AS granted`,
+        [input.userId, rule.id, spec.currency, `${cap.period}:${period}`, amount, cap.max],
       );
-      const room = Math.max(0, cap.max - row.amount);
-      if (room < amount) {
-        amount = room;
-        capped = true;
-      }
-      if (amount > 0) {
-        await tx.exec(
-          `UPDATE rule_award_totals SET amount = amount + $5
-           WHERE user_id = $1 AND rule_id = $2 AND currency = $3 AND period_key = $4`,
-          [input.userId, rule.id, spec.currency, `${cap.period}:${period}`, amount],
-        );
-      }
+      if (row.granted < amount) capped = true;
+      amount = row.granted;
     }
-    if (amount <= 0)
-      return { rule: rule.key, currency: spec.currency, amount: 0, balance: null, capped, eventId };
-    const posted = await credit(tx, {
-      userId: input.userId,
-      currency: spec.currency,
-      amount,
-      type: "earn",
-      reason: rule.name,
-      source: `rule:${rule.key}`,
-      reference: eventId,
-      metadata: { ruleVersion: rule.version, eventType: input.type },
-    });
-    if (posted === undefined)
-      throw new AppError("internal", `Rule ${rule.key} awards unknown currency ${spec.currency}`);
-    return { rule: rule.key, currency: spec.currency, amount, balance: posted.balance, capped, eventId };
+    return { amount, capped };
   }
 
   private async playerContext(tx: Tx, userId: string, level: number) {

@@ -67,7 +67,8 @@ export interface Snapshot {
   curve: LevelCurve;
 }
 
-export const NOTIFY_CHANNEL = "ludus_definitions";
+/** Changes that instances cache: definitions (empty payload) and others named by their payload. */
+export const NOTIFY_CHANNEL = "ludus_changes";
 export const LEVEL_CURVE_SETTING = "level_curve";
 
 /**
@@ -136,6 +137,7 @@ export function toRuleDef(row: RuleRow): RuleDef {
 export class Definitions {
   private cached: Promise<Snapshot> | undefined;
   private listener: pg.Client | undefined;
+  private readonly subscribers: ((payload: string) => void)[] = [];
   private readonly ajv = createSchemaCompiler();
 
   constructor(
@@ -170,7 +172,11 @@ export class Definitions {
       connectionString: url,
       options: switchRole ? "-c role=ludus_app" : undefined,
     });
-    client.on("notification", () => this.invalidate());
+    client.on("notification", (message) => {
+      const payload = message.payload ?? "";
+      if (payload === "") this.invalidate();
+      for (const subscriber of this.subscribers) subscriber(payload);
+    });
     client.on("error", (err) => {
       this.logger.error({ err }, "definitions listener failed; caching disabled until restart");
       this.listener = undefined;
@@ -178,6 +184,11 @@ export class Definitions {
     await client.connect();
     await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
     this.listener = client;
+  }
+
+  /** Other caches (API keys) hear about their changes on the same channel, by payload. */
+  subscribe(subscriber: (payload: string) => void): void {
+    this.subscribers.push(subscriber);
   }
 
   async close(): Promise<void> {

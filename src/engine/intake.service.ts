@@ -91,8 +91,12 @@ export class EventIntake {
         inputs.map((i) => i.userId),
       );
       const results: EventResult[] = [];
+      let acting: string | undefined;
       for (const input of inputs) {
-        await actAs(tx, input.userId);
+        if (input.userId !== acting) {
+          await actAs(tx, input.userId);
+          acting = input.userId;
+        }
         results.push(await this.applyOnce(tx, snapshot, caller, input));
       }
       return results;
@@ -123,18 +127,14 @@ export class EventIntake {
     // The player first: it makes unknown players a clean 404 and serialises this player's events.
     const player = await this.engine.lock(tx, input.userId);
     if (key !== null) {
-      const claimed = await tx.maybeOne<{ fresh: boolean }>(
-        `INSERT INTO idempotency_keys (scope, user_id, key, request_hash, response) VALUES ($1, $2, $3, $4, 'null')
-         ON CONFLICT (scope, user_id, key) DO NOTHING RETURNING true AS fresh`,
-        [scope, input.userId, key, hash],
+      // The player's lock (taken above) serialises every request for this player, so a concurrent
+      // repeat waits there and then finds the first request's committed answer here.
+      const first = await tx.maybeOne<{ request_hash: Buffer; response: EventResult }>(
+        `SELECT request_hash, response FROM idempotency_keys WHERE scope = $1 AND user_id = $2 AND key = $3`,
+        [scope, input.userId, key],
       );
-      if (claimed === undefined) {
-        // Another request with this key committed first (the insert waited for it): answer as it did.
-        const first = await tx.one<{ request_hash: Buffer; response: EventResult | null }>(
-          `SELECT request_hash, response FROM idempotency_keys WHERE scope = $1 AND user_id = $2 AND key = $3`,
-          [scope, input.userId, key],
-        );
-        if (!first.request_hash.equals(hash) || first.response === null) {
+      if (first !== undefined) {
+        if (!first.request_hash.equals(hash)) {
           throw new AppError("idempotency.key_reused", "This idempotency key was used for a different event");
         }
         return { ...first.response, duplicate: true };
@@ -152,8 +152,8 @@ export class EventIntake {
     };
     if (key !== null) {
       await tx.exec(
-        `UPDATE idempotency_keys SET response = $4 WHERE scope = $1 AND user_id = $2 AND key = $3`,
-        [scope, input.userId, key, result],
+        `INSERT INTO idempotency_keys (scope, user_id, key, request_hash, response) VALUES ($1, $2, $3, $4, $5)`,
+        [scope, input.userId, key, hash, result],
       );
     }
     return result;

@@ -37,12 +37,26 @@ function view(k: ApiKeyRow) {
   };
 }
 
+/** The NOTIFY payload that tells every instance to forget the API keys it has cached. */
+export const API_KEYS_CHANGED = "api_keys";
+const CACHE_MS = 10_000;
+
 /** Keys for app backends: `ludus_<prefix>_<secret>`, shown once, stored as a SHA-256 hash. */
 export class ApiKeyService {
+  // Verified keys, so that an app backend's requests do not each cost a database transaction.
+  // Revocation clears it here at once and on other instances through NOTIFY (the TTL bounds the
+  // rest, such as an expiry passing).
+  private readonly cache = new Map<string, { id: string; scopes: string[]; until: number }>();
+
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
+    private readonly notifyChannel: string,
   ) {}
+
+  clearCache(): void {
+    this.cache.clear();
+  }
 
   async create(
     actor: AuditActor,
@@ -83,23 +97,34 @@ export class ApiKeyService {
   }
 
   async revoke(actor: AuditActor, meta: RequestMeta, id: string) {
-    return this.db.asSystem(async (tx) => {
-      const row = await tx.maybeOne<ApiKeyRow>(
-        `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1 RETURNING *`,
-        [id, this.clock.now()],
-      );
-      if (row === undefined) throw notFound("API key");
-      await audit(tx, actor, meta, { action: "api_key.revoked", resourceType: "api_key", resourceId: id });
-      return view(row);
-    });
+    return this.db
+      .asSystem(async (tx) => {
+        const row = await tx.maybeOne<ApiKeyRow>(
+          `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1 RETURNING *`,
+          [id, this.clock.now()],
+        );
+        if (row === undefined) throw notFound("API key");
+        await audit(tx, actor, meta, { action: "api_key.revoked", resourceType: "api_key", resourceId: id });
+        await tx.exec(`SELECT pg_notify($1, $2)`, [this.notifyChannel, API_KEYS_CHANGED]);
+        return view(row);
+      })
+      .finally(() => this.clearCache());
   }
 
   /** The key's id and scopes if it is valid now; records its use at most once a minute. */
   async authenticate(key: string): Promise<{ id: string; scopes: string[] } | undefined> {
     const now = this.clock.now();
-    return this.db.asSystem(async (tx: Tx) => {
-      const row = await tx.maybeOne<{ id: string; scopes: string[]; last_used_at: Date | null }>(
-        `SELECT id, scopes, last_used_at FROM api_keys
+    const digest = sha256(key).toString("base64url");
+    const cached = this.cache.get(digest);
+    if (cached !== undefined && cached.until > now.getTime()) return { id: cached.id, scopes: cached.scopes };
+    const found = await this.db.asSystem(async (tx: Tx) => {
+      const row = await tx.maybeOne<{
+        id: string;
+        scopes: string[];
+        last_used_at: Date | null;
+        expires_at: Date | null;
+      }>(
+        `SELECT id, scopes, last_used_at, expires_at FROM api_keys
          WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`,
         [sha256(key), now],
       );
@@ -107,7 +132,12 @@ export class ApiKeyService {
       if (row.last_used_at === null || now.getTime() - row.last_used_at.getTime() > 60_000) {
         await tx.exec(`UPDATE api_keys SET last_used_at = $2 WHERE id = $1`, [row.id, now]);
       }
-      return { id: row.id, scopes: row.scopes };
+      return { id: row.id, scopes: row.scopes, expiresAt: row.expires_at };
     });
+    if (found === undefined) return undefined;
+    const until = Math.min(now.getTime() + CACHE_MS, found.expiresAt?.getTime() ?? Infinity);
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(digest, { id: found.id, scopes: found.scopes, until });
+    return { id: found.id, scopes: found.scopes };
   }
 }

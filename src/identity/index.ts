@@ -1,6 +1,7 @@
 import type { Config } from "../config.ts";
 import type { Clock } from "../platform/clock.ts";
 import type { Database } from "../platform/db/database.ts";
+import { NOTIFY_CHANNEL } from "../engine/definitions.ts";
 import { AccountService } from "./account.service.ts";
 import { AdminUsersService } from "./admin.service.ts";
 import { ApiKeyService } from "./api-keys.ts";
@@ -19,7 +20,7 @@ export type IdentitySettings = Pick<
 export function createIdentity(db: Database, clock: Clock, settings: IdentitySettings, jwtSecret: string) {
   const hasher = new PasswordHasher(settings.argon2);
   const tokens = new AccessTokens(jwtSecret, settings.accessTokenTtlSeconds, clock);
-  const apiKeys = new ApiKeyService(db, clock);
+  const apiKeys = new ApiKeyService(db, clock, NOTIFY_CHANNEL);
   return {
     hasher,
     tokens,

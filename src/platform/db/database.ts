@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import pg from "pg";
 import type { Logger } from "pino";
 
@@ -27,11 +28,41 @@ export type Actor = { kind: "user"; userId: string } | { kind: "system" };
 
 // SQLSTATEs that mean "try the whole transaction again"; every other error is final.
 const RETRYABLE = new Set(["40001", "40P01"]);
+
+/**
+ * A prepared statement made stale by a schema change under a live pool (another instance ran a
+ * migration): the connection's statements are unusable, so it is thrown away and the transaction
+ * retried on a fresh one.
+ */
+function isStalePlan(error: unknown): boolean {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return (
+    (code === "0A000" && typeof message === "string" && message.includes("cached plan")) ||
+    (code === "XX000" && typeof message === "string" && message.startsWith("cache lookup failed"))
+  );
+}
 const MAX_ATTEMPTS = 5;
+
+// Statements are sent as named prepared statements: PostgreSQL then parses and plans each text once
+// per connection instead of on every call (planning was about half of the engine's database time).
+// The name is derived from the text, so one text always maps to one name.
+const statementNames = new Map<string, string>();
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `ludus_${createHash("sha1").update(text).digest("base64url")}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
+function run<R extends pg.QueryResultRow>(client: pg.PoolClient, text: string, values?: readonly unknown[]) {
+  return client.query<R>({ name: statementName(text), text, values: values as unknown[] | undefined });
+}
 
 function wrap(client: pg.PoolClient): Tx {
   const rows = async <R extends pg.QueryResultRow>(text: string, values?: readonly unknown[]) =>
-    (await client.query<R>(text, values as unknown[] | undefined)).rows;
+    (await run<R>(client, text, values)).rows;
   return {
     rows,
     async one<R extends pg.QueryResultRow>(text: string, values?: readonly unknown[]) {
@@ -49,7 +80,7 @@ function wrap(client: pg.PoolClient): Tx {
       return result[0];
     },
     async exec(text: string, values?: readonly unknown[]) {
-      return (await client.query(text, values as unknown[] | undefined)).rowCount ?? 0;
+      return (await run(client, text, values)).rowCount ?? 0;
     },
   };
 }
@@ -100,13 +131,15 @@ export class Database {
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
+      let discard = false;
       try {
         await client.query(
           options.repeatableRead === true ? "BEGIN ISOLATION LEVEL REPEATABLE READ" : "BEGIN",
         );
         // Transaction-local settings: they vanish at COMMIT/ROLLBACK, so a pooled connection
         // never carries one request's identity into the next.
-        await client.query(
+        await run(
+          client,
           "SELECT set_config('ludus.user_id', $1, true), set_config('ludus.system', $2, true)",
           [actor.kind === "user" ? actor.userId : "", actor.kind === "system" ? "on" : "off"],
         );
@@ -116,6 +149,14 @@ export class Database {
       } catch (error) {
         await client.query("ROLLBACK").catch(() => undefined);
         const code = (error as { code?: unknown }).code;
+        if (isStalePlan(error) && attempt < MAX_ATTEMPTS) {
+          discard = true;
+          this.logger.warn(
+            { code, attempt },
+            "stale prepared statement after a schema change; retrying on a new connection",
+          );
+          continue;
+        }
         if (typeof code === "string" && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) {
           this.logger.debug({ code, attempt }, "retrying transaction");
           await new Promise((r) => setTimeout(r, Math.random() * 20 * 2 ** attempt));
@@ -123,7 +164,7 @@ export class Database {
         }
         throw error;
       } finally {
-        client.release();
+        client.release(discard);
       }
     }
   }

@@ -46,6 +46,34 @@ describe("periods in IANA zones", () => {
     assert.equal(periodAt(new Date("2026-01-31T14:00:00Z"), "month", zone).key, "2026-02");
   });
 
+  it("dayKey (the fast path) agrees with periodAt's day key (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.date({
+          min: new Date("2000-01-01T00:00:00Z"),
+          max: new Date("2040-01-01T00:00:00Z"),
+          noInvalidDate: true,
+        }),
+        fc.constantFrom(
+          "UTC",
+          "America/New_York",
+          "Europe/Berlin",
+          "Asia/Kathmandu",
+          "Australia/Lord_Howe",
+          "Pacific/Apia",
+        ),
+        fc.integer({ min: 0, max: 23 }),
+        (at, timeZone, dayStartHour) => {
+          assert.equal(
+            dayKey(at, { timeZone, dayStartHour }),
+            periodAt(at, "day", { timeZone, dayStartHour }).key,
+          );
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
   it("every instant lies inside its period, and periods tile time (property)", () => {
     const zones = [
       "UTC",

@@ -58,7 +58,24 @@ export function periodAt(at: Date, cadence: Cadence, zone: ZoneOptions): Period 
   }
 }
 
-/** The local calendar date (YYYY-MM-DD) of an instant in the zone: the key of daily statistics. */
-export function dayKey(at: Date, zone: ZoneOptions): string {
-  return periodAt(at, "day", zone).key;
+// One formatter per zone: building an Intl.DateTimeFormat is costly, using one is cheap.
+const dateFormats = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * The local calendar date (YYYY-MM-DD) of an instant in the zone: the key of daily statistics. The
+ * same key periodAt(…, "day", …) gives, computed without the period's bounds (a hot path).
+ */
+export function dayKey(at: Date, { timeZone, dayStartHour = 0 }: ZoneOptions): string {
+  let format = dateFormats.get(timeZone);
+  if (format === undefined) {
+    // en-CA formats dates as YYYY-MM-DD.
+    format = new Intl.DateTimeFormat("en-CA", {
+      timeZone,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+    });
+    dateFormats.set(timeZone, format);
+  }
+  return format.format(new Date(at.getTime() - dayStartHour * 3_600_000));
 }
