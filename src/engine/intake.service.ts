@@ -1,14 +1,12 @@
 import { createHash } from "node:crypto";
 import type { Principal } from "../identity/guards.ts";
 import type { Clock } from "../platform/clock.ts";
-import { actAs, type Database, type Tx } from "../platform/db/database.ts";
+import type { Database, Tx } from "../platform/db/database.ts";
 import { AppError, type ErrorCode, type FieldError } from "../platform/http/errors.ts";
-import { dailyValue } from "../progression/stats.store.ts";
-import { dayKey } from "../platform/time/periods.ts";
-import { lockPlayers } from "../progression/progress.store.ts";
-import type { ApplyInput, Engine } from "./apply.ts";
+import type { ApplyInput, Engine, EventResult } from "./apply.ts";
 import type { Definitions, Snapshot } from "./definitions.ts";
-import type { Effects } from "./effects.ts";
+
+export type { EventResult } from "./apply.ts";
 
 export interface EventRequest {
   type: string;
@@ -16,15 +14,6 @@ export interface EventRequest {
   occurredAt?: string;
   idempotencyKey?: string;
   data?: Record<string, unknown>;
-}
-
-export interface EventResult {
-  eventId: string;
-  duplicate: boolean;
-  type: string;
-  userId: string;
-  occurredAt: string;
-  effects: Effects;
 }
 
 export interface IntakeSettings {
@@ -51,7 +40,8 @@ export class EventIntake {
   async submit(caller: Principal, request: EventRequest): Promise<EventResult> {
     const snapshot = await this.definitions.snapshot();
     const input = this.validate(snapshot, caller, request, "body");
-    return this.db.asUser(input.userId, (tx) => this.applyOnce(tx, snapshot, caller, input));
+    const [result] = await this.db.asUser(input.userId, (tx) => this.engine.run(tx, snapshot, [input]));
+    return result!;
   }
 
   async submitBatch(caller: Principal, requests: EventRequest[], batchKey?: string): Promise<EventResult[]> {
@@ -84,23 +74,7 @@ export class EventIntake {
         errors,
       });
     }
-    const apply = async (tx: Tx) => {
-      // Lock every player of the batch up front, in id order, so concurrent batches cannot deadlock.
-      await lockPlayers(
-        tx,
-        inputs.map((i) => i.userId),
-      );
-      const results: EventResult[] = [];
-      let acting: string | undefined;
-      for (const input of inputs) {
-        if (input.userId !== acting) {
-          await actAs(tx, input.userId);
-          acting = input.userId;
-        }
-        results.push(await this.applyOnce(tx, snapshot, caller, input));
-      }
-      return results;
-    };
+    const apply = (tx: Tx) => this.engine.run(tx, snapshot, inputs);
     const users = new Set(inputs.map((i) => i.userId));
     const only = users.size === 1 ? [...users][0] : undefined;
     return only !== undefined ? this.db.asUser(only, apply) : this.db.asSystem(apply);
@@ -110,71 +84,10 @@ export class EventIntake {
   async dryRun(caller: Principal, request: EventRequest): Promise<EventResult> {
     const snapshot = await this.definitions.snapshot();
     const input = this.validate(snapshot, caller, { ...request, idempotencyKey: undefined }, "body");
-    return this.db.rolledBack({ kind: "user", userId: input.userId }, (tx) =>
-      this.applyOnce(tx, snapshot, caller, input),
+    const [result] = await this.db.rolledBack({ kind: "user", userId: input.userId }, (tx) =>
+      this.engine.run(tx, snapshot, [input]),
     );
-  }
-
-  private async applyOnce(
-    tx: Tx,
-    snapshot: Snapshot,
-    caller: Principal,
-    input: ApplyInput,
-  ): Promise<EventResult> {
-    const key = input.idempotencyKey;
-    const scope = caller.kind === "apiKey" ? `key:${caller.keyId}` : `user:${caller.userId}`;
-    const hash = requestHash(input);
-    // The player first: it makes unknown players a clean 404 and serialises this player's events.
-    const player = await this.engine.lock(tx, input.userId);
-    if (key !== null) {
-      // The player's lock (taken above) serialises every request for this player, so a concurrent
-      // repeat waits there and then finds the first request's committed answer here.
-      const first = await tx.maybeOne<{ request_hash: Buffer; response: EventResult }>(
-        `SELECT request_hash, response FROM idempotency_keys WHERE scope = $1 AND user_id = $2 AND key = $3`,
-        [scope, input.userId, key],
-      );
-      if (first !== undefined) {
-        if (!first.request_hash.equals(hash)) {
-          throw new AppError("idempotency.key_reused", "This idempotency key was used for a different event");
-        }
-        return { ...first.response, duplicate: true };
-      }
-    }
-    await this.checkClientCap(tx, snapshot, input, player.time_zone);
-    const applied = await this.engine.apply(tx, snapshot, input, player);
-    const result: EventResult = {
-      eventId: applied.eventId,
-      duplicate: false,
-      type: input.type,
-      userId: input.userId,
-      occurredAt: input.occurredAt.toISOString(),
-      effects: applied.effects,
-    };
-    if (key !== null) {
-      await tx.exec(
-        `INSERT INTO idempotency_keys (scope, user_id, key, request_hash, response) VALUES ($1, $2, $3, $4, $5)`,
-        [scope, input.userId, key, hash, result],
-      );
-    }
-    return result;
-  }
-
-  private async checkClientCap(
-    tx: Tx,
-    snapshot: Snapshot,
-    input: ApplyInput,
-    timeZone: string,
-  ): Promise<void> {
-    const cap = snapshot.eventTypes.get(input.type)?.clientDailyCap;
-    if (input.source !== "player" || cap === null || cap === undefined) return;
-    const day = dayKey(input.occurredAt, { timeZone });
-    const sent = await dailyValue(tx, input.userId, `client_events.${input.type}`, day);
-    if ((sent?.value ?? 0) >= cap) {
-      throw new AppError(
-        "event.client_cap_reached",
-        `At most ${cap} '${input.type}' events a day may be sent by players`,
-      );
-    }
+    return result!;
   }
 
   private validate(snapshot: Snapshot, caller: Principal, request: EventRequest, path: string): ApplyInput {
@@ -225,20 +138,22 @@ export class EventIntake {
         })),
       });
     }
-    return {
+    const input = {
       type: request.type,
       userId,
       occurredAt,
       data,
-      source: caller.kind === "user" ? "player" : "api_key",
+      source: caller.kind === "user" ? ("player" as const) : ("api_key" as const),
       sourceId: caller.kind === "user" ? caller.userId : caller.keyId,
       idempotencyKey: request.idempotencyKey ?? null,
+      scope: caller.kind === "apiKey" ? `key:${caller.keyId}` : `user:${caller.userId}`,
     };
+    return { ...input, requestHash: requestHash(input) };
   }
 }
 
 /** What makes two requests "the same event" for idempotency. */
-function requestHash(input: ApplyInput): Buffer {
+function requestHash(input: Pick<ApplyInput, "type" | "userId" | "data">): Buffer {
   return createHash("sha256")
     .update(JSON.stringify([input.type, input.userId, canonical(input.data)]))
     .digest();

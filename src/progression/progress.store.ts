@@ -61,20 +61,3 @@ export function findProgress(tx: Tx, userId: string): Promise<ProgressRow | unde
     [userId],
   );
 }
-
-/**
- * Locks several players' progress rows in id order (creating missing ones first, also in id
- * order), so batches touching the same players in different orders cannot deadlock.
- */
-export async function lockPlayers(tx: Tx, userIds: string[]): Promise<void> {
-  const ids = [...new Set(userIds)].sort();
-  await tx.exec(
-    `INSERT INTO user_progress (user_id)
-     SELECT id FROM users WHERE id = ANY($1::uuid[]) ORDER BY id
-     ON CONFLICT (user_id) DO NOTHING`,
-    [ids],
-  );
-  await tx.exec(`SELECT 1 FROM user_progress WHERE user_id = ANY($1::uuid[]) ORDER BY user_id FOR UPDATE`, [
-    ids,
-  ]);
-}

@@ -92,11 +92,6 @@ export interface TransactionOptions {
   repeatableRead?: boolean;
 }
 
-/** Switches the acting user mid-transaction (a batch applying events of several players). */
-export async function actAs(tx: Tx, userId: string): Promise<void> {
-  await tx.exec("SELECT set_config('ludus.user_id', $1, true)", [userId]);
-}
-
 export class Database {
   constructor(
     readonly pool: pg.Pool,
@@ -183,7 +178,9 @@ export function createRuntimePool(url: string, max: number, switchRole: boolean)
   return new pg.Pool({
     connectionString: url,
     max,
-    options: switchRole ? `-c role=${RUNTIME_ROLE}` : undefined,
+    // Generic plans: the engine's statements take arrays, and re-planning them for each call's
+    // values cost more than it ever saved. Planned once per connection, then reused.
+    options: `${switchRole ? `-c role=${RUNTIME_ROLE} ` : ""}-c plan_cache_mode=force_generic_plan`,
     application_name: "ludus",
   });
 }

@@ -1,0 +1,236 @@
+import type { Tx } from "../platform/db/database.ts";
+import type { PlayerState, StoredAnswer, Writes } from "./plan.ts";
+import { answerKey } from "./plan.ts";
+
+export interface LockedRow {
+  id: string;
+  usable: boolean;
+  level: number | null;
+  time_zone: string;
+}
+
+/**
+ * Locks the progress rows of the given players, in id order (so batches overlapping in players
+ * cannot deadlock), creating the rows of players seen for the first time. Returns every player
+ * that exists, with whether it may receive events; unknown ids are simply absent.
+ */
+export async function lockPlayers(tx: Tx, userIds: string[]): Promise<Map<string, LockedRow>> {
+  const ids = [...new Set(userIds)].sort();
+  const locked = await tx.rows<LockedRow>(
+    `SELECT p.user_id AS id, u.is_active AND u.deleted_at IS NULL AS usable, p.level,
+            coalesce(pr.time_zone, 'UTC') AS time_zone
+     FROM user_progress p JOIN users u ON u.id = p.user_id LEFT JOIN user_profiles pr ON pr.user_id = p.user_id
+     WHERE p.user_id = ANY($1::uuid[]) ORDER BY p.user_id FOR UPDATE OF p`,
+    [ids],
+  );
+  const found = new Map(locked.map((r) => [r.id, r]));
+  const missing = ids.filter((id) => !found.has(id));
+  if (missing.length > 0) {
+    const made = await tx.rows<LockedRow>(
+      `WITH u AS (SELECT id, is_active AND deleted_at IS NULL AS usable FROM users WHERE id = ANY($1::uuid[])),
+       p AS (
+         INSERT INTO user_progress (user_id) SELECT id FROM u WHERE usable ORDER BY id
+         -- A no-op update when a concurrent first event made the row: it takes the row lock.
+         ON CONFLICT (user_id) DO UPDATE SET level = user_progress.level
+         RETURNING user_id, level
+       )
+       SELECT u.id, u.usable, p.level, coalesce(pr.time_zone, 'UTC') AS time_zone
+       FROM u LEFT JOIN p ON p.user_id = u.id LEFT JOIN user_profiles pr ON pr.user_id = u.id`,
+      [missing],
+    );
+    for (const r of made) found.set(r.id, r);
+  }
+  return found;
+}
+
+/**
+ * Reads, for locked players, what applying their events needs: balances, what capped rules paid
+ * in the batch's periods, counters for the batch's stats and days (all lifetime totals when a rule
+ * reads the player's state), and the stored answers of the batch's idempotency keys. One statement.
+ */
+export async function loadStates(
+  tx: Tx,
+  players: LockedRow[],
+  wanted: {
+    stats: string[];
+    days: string[];
+    capPeriods: string[];
+    allTotals: boolean;
+    keys: { scope: string; userId: string; key: string }[];
+  },
+): Promise<{ states: Map<string, PlayerState>; answers: Map<string, StoredAnswer> }> {
+  const row = await tx.one<{
+    wallets: { user_id: string; currency: string; balance: number; earned: number }[] | null;
+    caps: { user_id: string; slot: string; amount: number }[] | null;
+    daily: { user_id: string; slot: string; value: number }[] | null;
+    totals: { user_id: string; stat: string; value: number }[] | null;
+    answers: { slot: string; request_hash: string; response: StoredAnswer["response"] }[] | null;
+  }>(
+    `SELECT
+       (SELECT json_agg(json_build_object('user_id', user_id, 'currency', currency, 'balance', balance,
+                                          'earned', lifetime_earned))
+        FROM wallets WHERE user_id = ANY($1::uuid[])) AS wallets,
+       (SELECT json_agg(json_build_object('user_id', user_id, 'slot', rule_id || '|' || currency || '|' || period_key,
+                                          'amount', amount))
+        FROM rule_award_totals WHERE user_id = ANY($1::uuid[]) AND period_key = ANY($4::text[])) AS caps,
+       (SELECT json_agg(json_build_object('user_id', user_id, 'slot', stat || '|' || to_char(day, 'YYYY-MM-DD'),
+                                          'value', value))
+        FROM user_stats_daily WHERE user_id = ANY($1::uuid[]) AND stat = ANY($2::text[]) AND day = ANY($3::date[])) AS daily,
+       (SELECT json_agg(json_build_object('user_id', user_id, 'stat', stat, 'value', value))
+        FROM user_stats_totals WHERE user_id = ANY($1::uuid[]) AND ($5 OR stat = ANY($2::text[]))) AS totals,
+       (SELECT json_agg(json_build_object('slot', k.scope || '|' || k.user_id || '|' || k.key,
+                                          'request_hash', encode(k.request_hash, 'hex'), 'response', k.response))
+        FROM unnest($6::text[], $7::uuid[], $8::text[]) AS w(scope, user_id, key)
+        -- One primary-key lookup per key, whatever the planner guesses about the array's size.
+        CROSS JOIN LATERAL (
+          SELECT * FROM idempotency_keys i WHERE i.scope = w.scope AND i.user_id = w.user_id AND i.key = w.key
+        ) k) AS answers`,
+    [
+      players.map((p) => p.id),
+      wanted.stats,
+      wanted.days,
+      wanted.capPeriods,
+      wanted.allTotals,
+      wanted.keys.map((k) => k.scope),
+      wanted.keys.map((k) => k.userId),
+      wanted.keys.map((k) => k.key),
+    ],
+  );
+  const states = new Map<string, PlayerState>();
+  for (const p of players) {
+    states.set(p.id, {
+      userId: p.id,
+      level: p.level ?? 1,
+      timeZone: p.time_zone,
+      wallets: new Map(),
+      capTotals: new Map(),
+      daily: new Map(),
+      totals: new Map(),
+    });
+  }
+  const state = (id: string) => states.get(id)!;
+  for (const w of row.wallets ?? [])
+    state(w.user_id).wallets.set(w.currency, { balance: w.balance, earned: w.earned });
+  for (const c of row.caps ?? []) state(c.user_id).capTotals.set(c.slot, c.amount);
+  for (const d of row.daily ?? []) state(d.user_id).daily.set(d.slot, d.value);
+  for (const t of row.totals ?? []) state(t.user_id).totals.set(t.stat, t.value);
+  const answers = new Map<string, StoredAnswer>();
+  for (const a of row.answers ?? []) {
+    answers.set(a.slot, { requestHash: Buffer.from(a.request_hash, "hex"), response: a.response });
+  }
+  return { states, answers };
+}
+
+export { answerKey };
+
+/** Writes everything a batch changed: one statement, one round trip, every table in it. */
+export async function writePlan(tx: Tx, w: Writes): Promise<void> {
+  const wallets = [...w.wallets.values()].sort((a, b) =>
+    (a.userId + a.currency).localeCompare(b.userId + b.currency),
+  );
+  const caps = [...w.caps.values()];
+  const daily = [...w.daily.values()];
+  const totals = [...w.totals.values()];
+  const progress = [...w.progress.values()];
+  await tx.exec(
+    `WITH
+     w AS (
+       INSERT INTO wallets (user_id, currency, balance, lifetime_earned, allow_negative)
+       SELECT x.user_id, x.currency, x.delta, x.earned, c.allow_negative
+       FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[]) AS x(user_id, currency, delta, earned)
+       JOIN currencies c ON c.code = x.currency
+       ON CONFLICT (user_id, currency) DO UPDATE SET
+         balance = wallets.balance + EXCLUDED.balance,
+         lifetime_earned = wallets.lifetime_earned + EXCLUDED.lifetime_earned,
+         updated_at = now()
+     ),
+     l AS (
+       -- Ids are drawn in this order, so replaying a wallet's entries by id gives the running sums.
+       INSERT INTO ledger_entries (user_id, currency, type, amount, balance_after, reason, source, reference, metadata)
+       SELECT user_id, currency, 'earn', amount, balance_after, reason, source, reference, metadata
+       FROM unnest($5::uuid[], $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::jsonb[])
+         WITH ORDINALITY AS x(user_id, currency, amount, balance_after, reason, source, reference, metadata, ord)
+       ORDER BY ord
+     ),
+     c AS (
+       INSERT INTO rule_award_totals (user_id, rule_id, currency, period_key, amount)
+       SELECT * FROM unnest($13::uuid[], $14::uuid[], $15::text[], $16::text[], $17::bigint[])
+       ON CONFLICT (user_id, rule_id, currency, period_key)
+         DO UPDATE SET amount = rule_award_totals.amount + EXCLUDED.amount
+     ),
+     sd AS (
+       INSERT INTO user_stats_daily (user_id, stat, day, value)
+       SELECT * FROM unnest($18::uuid[], $19::text[], $20::date[], $21::bigint[])
+       ON CONFLICT (user_id, stat, day) DO UPDATE SET value = user_stats_daily.value + EXCLUDED.value
+     ),
+     st AS (
+       INSERT INTO user_stats_totals (user_id, stat, value)
+       SELECT * FROM unnest($22::uuid[], $23::text[], $24::bigint[])
+       ON CONFLICT (user_id, stat) DO UPDATE SET value = user_stats_totals.value + EXCLUDED.value, updated_at = now()
+     ),
+     e AS (
+       INSERT INTO events (id, user_id, type, occurred_at, source, source_id, parent_id, idempotency_key, data, result)
+       SELECT * FROM unnest($25::uuid[], $26::uuid[], $27::text[], $28::timestamptz[], $29::text[], $30::uuid[],
+                            $31::uuid[], $32::text[], $33::jsonb[], $34::jsonb[])
+     ),
+     o AS (
+       INSERT INTO outbox (user_id, topic, payload)
+       SELECT user_id, 'event.applied', payload
+       FROM unnest($35::uuid[], $36::jsonb[]) WITH ORDINALITY AS x(user_id, payload, ord) ORDER BY ord
+     ),
+     k AS (
+       INSERT INTO idempotency_keys (scope, user_id, key, request_hash, response)
+       SELECT * FROM unnest($37::text[], $38::uuid[], $39::text[], $40::bytea[], $41::jsonb[])
+     )
+     UPDATE user_progress p SET level = x.level, events_count = p.events_count + x.counted, updated_at = now()
+     FROM unnest($42::uuid[], $43::int[], $44::int[]) AS x(user_id, level, counted)
+     -- The ANY lets a generic plan find the rows by primary key instead of scanning the table.
+     WHERE p.user_id = x.user_id AND p.user_id = ANY($42::uuid[])`,
+    [
+      wallets.map((x) => x.userId),
+      wallets.map((x) => x.currency),
+      wallets.map((x) => x.delta),
+      wallets.map((x) => x.earned),
+      w.ledger.map((x) => x.userId),
+      w.ledger.map((x) => x.currency),
+      w.ledger.map((x) => x.amount),
+      w.ledger.map((x) => x.balanceAfter),
+      w.ledger.map((x) => x.reason),
+      w.ledger.map((x) => x.source),
+      w.ledger.map((x) => x.reference),
+      w.ledger.map((x) => JSON.stringify(x.metadata)),
+      caps.map((x) => x.userId),
+      caps.map((x) => x.ruleId),
+      caps.map((x) => x.currency),
+      caps.map((x) => x.periodKey),
+      caps.map((x) => x.amount),
+      daily.map((x) => x.userId),
+      daily.map((x) => x.stat),
+      daily.map((x) => x.day),
+      daily.map((x) => x.amount),
+      totals.map((x) => x.userId),
+      totals.map((x) => x.stat),
+      totals.map((x) => x.amount),
+      w.events.map((x) => x.id),
+      w.events.map((x) => x.userId),
+      w.events.map((x) => x.type),
+      w.events.map((x) => x.occurredAt),
+      w.events.map((x) => x.source),
+      w.events.map((x) => x.sourceId),
+      w.events.map((x) => x.parentId),
+      w.events.map((x) => x.idempotencyKey),
+      w.events.map((x) => JSON.stringify(x.data)),
+      w.events.map((x) => JSON.stringify(x.result)),
+      w.outbox.map((x) => x.userId),
+      w.outbox.map((x) => JSON.stringify(x.payload)),
+      w.answers.map((x) => x.scope),
+      w.answers.map((x) => x.userId),
+      w.answers.map((x) => x.key),
+      w.answers.map((x) => x.requestHash),
+      w.answers.map((x) => JSON.stringify(x.response)),
+      progress.map((x) => x.userId),
+      progress.map((x) => x.level),
+      progress.map((x) => x.counted),
+    ],
+  );
+}
