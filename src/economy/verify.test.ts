@@ -6,6 +6,7 @@ import {
   createTestContext,
   registerPlayer,
   type TestContext,
+  createApiKey,
 } from "../../test/helpers/context.ts";
 import { verifyBooks } from "./verify.ts";
 
@@ -16,13 +17,7 @@ describe("ludus verify", () => {
   before(async () => {
     ctx = await createTestContext();
     const admin = await createAdmin(ctx);
-    const key = await ctx.app.inject({
-      method: "POST",
-      url: "/v1/admin/api-keys",
-      headers: { authorization: `Bearer ${admin.accessToken}` },
-      payload: { name: "verify", scopes: ["events:write"] },
-    });
-    const apiKey = key.json<{ key: string }>().key;
+    const apiKey = await createApiKey(ctx, admin.accessToken, ["events:write"], "verify");
     players = [await registerPlayer(ctx.app), await registerPlayer(ctx.app), await registerPlayer(ctx.app)];
     for (const p of players) {
       for (const minutes of [30, 60, 90]) {

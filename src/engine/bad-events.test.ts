@@ -9,6 +9,8 @@ import {
   problem,
   registerPlayer,
   type TestContext,
+  tableDigests,
+  createApiKey,
 } from "../../test/helpers/context.ts";
 
 /**
@@ -38,34 +40,13 @@ describe("bad events", () => {
   let player: Player;
   let other: Player;
 
-  const createApiKey = async (scopes: string[]) => {
-    const res = await ctx.app.inject({
-      method: "POST",
-      url: "/v1/admin/api-keys",
-      headers: bearer(admin.accessToken),
-      payload: { name: `bad ${randomUUID().slice(0, 8)}`, scopes },
-    });
-    assert.equal(res.statusCode, 201, res.body);
-    return res.json<{ key: string }>().key;
-  };
-
   const send = (payload: unknown, headers: Record<string, string> = { "x-api-key": apiKey }) =>
     ctx.app.inject({ method: "POST", url: "/v1/events", headers, payload: payload as object });
   const sendBatch = (payload: unknown, headers: Record<string, string> = { "x-api-key": apiKey }) =>
     ctx.app.inject({ method: "POST", url: "/v1/events/batch", headers, payload: payload as object });
 
   /** Row count and a digest of the content of every engine table. */
-  const snapshot = () =>
-    ctx.db.asSystem(async (tx) => {
-      const out: Record<string, { rows: number; digest: string }> = {};
-      for (const table of ENGINE_TABLES) {
-        out[table] = await tx.one<{ rows: number; digest: string }>(
-          `SELECT count(*)::int AS rows, md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS digest
-           FROM ${table} t`,
-        );
-      }
-      return out;
-    });
+  const snapshot = () => tableDigests(ctx, ENGINE_TABLES);
 
   /** Sends a request that must be refused, checks the problem and that nothing changed. */
   async function refused(
@@ -86,8 +67,8 @@ describe("bad events", () => {
   before(async () => {
     ctx = await createTestContext();
     admin = await createAdmin(ctx);
-    apiKey = await createApiKey(["events:write", "users:read"]);
-    readOnlyKey = await createApiKey(["users:read"]);
+    apiKey = await createApiKey(ctx, admin.accessToken);
+    readOnlyKey = await createApiKey(ctx, admin.accessToken, ["users:read"], "read only");
     player = await registerPlayer(ctx.app);
     other = await registerPlayer(ctx.app);
     // Some history, so "nothing written" compares tables with rows in them.

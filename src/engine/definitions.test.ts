@@ -8,6 +8,7 @@ import {
   problem,
   registerPlayer,
   type TestContext,
+  createApiKey,
 } from "../../test/helpers/context.ts";
 
 /**
@@ -57,14 +58,7 @@ describe("definitions", () => {
   before(async () => {
     ctx = await createTestContext();
     admin = await createAdmin(ctx);
-    const key = await ctx.app.inject({
-      method: "POST",
-      url: "/v1/admin/api-keys",
-      headers: bearer(admin.accessToken),
-      payload: { name: "definitions", scopes: ["events:write", "users:read"] },
-    });
-    assert.equal(key.statusCode, 201, key.body);
-    apiKey = key.json<{ key: string }>().key;
+    apiKey = await createApiKey(ctx, admin.accessToken, ["events:write", "users:read"], "definitions");
     player = await registerPlayer(ctx.app);
   });
   after(() => ctx.close());

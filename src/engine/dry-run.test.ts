@@ -8,6 +8,8 @@ import {
   problem,
   registerPlayer,
   type TestContext,
+  createApiKey,
+  tableDigests,
 } from "../../test/helpers/context.ts";
 
 /**
@@ -78,29 +80,12 @@ describe("dry run", () => {
   before(async () => {
     ctx = await createTestContext();
     admin = await createAdmin(ctx);
-    const key = await ctx.app.inject({
-      method: "POST",
-      url: "/v1/admin/api-keys",
-      headers: bearer(admin.accessToken),
-      payload: { name: "dry run", scopes: ["events:write", "users:read"] },
-    });
-    assert.equal(key.statusCode, 201, key.body);
-    apiKey = key.json<{ key: string }>().key;
+    apiKey = await createApiKey(ctx, admin.accessToken, ["events:write", "users:read"], "dry run");
   });
   after(() => ctx.close());
 
   /** Row count and content digest of every table the engine and its admin routes write. */
-  const snapshot = () =>
-    ctx.db.asSystem(async (tx) => {
-      const out: Record<string, { rows: number; digest: string }> = {};
-      for (const table of TABLES) {
-        out[table] = await tx.one<{ rows: number; digest: string }>(
-          `SELECT count(*)::int AS rows, md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS digest
-           FROM ${table} t`,
-        );
-      }
-      return out;
-    });
+  const snapshot = () => tableDigests(ctx, TABLES);
 
   const dryRun = (
     payload: Record<string, unknown>,

@@ -9,6 +9,7 @@ import {
   problem,
   registerPlayer,
   type TestContext,
+  createApiKey,
 } from "../../test/helpers/context.ts";
 
 /**
@@ -96,17 +97,6 @@ function lastEveningUtc(now: Date): Date {
   t.setUTCHours(20, 0, 0, 0);
   if (t.getTime() > now.getTime() - 3_600_000) t.setUTCDate(t.getUTCDate() - 1);
   return t;
-}
-
-async function createApiKey(ctx: TestContext, adminToken: string, scopes: string[]): Promise<string> {
-  const res = await ctx.app.inject({
-    method: "POST",
-    url: "/v1/admin/api-keys",
-    headers: bearer(adminToken),
-    payload: { name: `events ${randomUUID().slice(0, 8)}`, scopes },
-  });
-  assert.equal(res.statusCode, 201, res.body);
-  return res.json<{ key: string }>().key;
 }
 
 describe("events: happy path and answer shape", () => {

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import type { LightMyRequestResponse } from "fastify";
 import { findLedgerDiscrepancies } from "../economy/ledger.store.ts";
@@ -10,6 +9,7 @@ import {
   problem,
   registerPlayer,
   type TestContext,
+  createApiKey,
 } from "../../test/helpers/context.ts";
 
 /**
@@ -58,22 +58,11 @@ describe("idempotency", () => {
   let apiKey: string;
   let otherKey: string;
 
-  const createApiKey = async () => {
-    const res = await ctx.app.inject({
-      method: "POST",
-      url: "/v1/admin/api-keys",
-      headers: bearer(admin.accessToken),
-      payload: { name: `idem ${randomUUID().slice(0, 8)}`, scopes: ["events:write", "users:read"] },
-    });
-    assert.equal(res.statusCode, 201, res.body);
-    return res.json<{ key: string }>().key;
-  };
-
   before(async () => {
     ctx = await createTestContext();
     admin = await createAdmin(ctx);
-    apiKey = await createApiKey();
-    otherKey = await createApiKey();
+    apiKey = await createApiKey(ctx, admin.accessToken);
+    otherKey = await createApiKey(ctx, admin.accessToken, undefined, "other");
   });
   after(() => ctx.close());
 

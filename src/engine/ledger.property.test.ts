@@ -11,6 +11,7 @@ import {
   createTestContext,
   registerPlayer,
   type TestContext,
+  createApiKey,
 } from "../../test/helpers/context.ts";
 
 /**
@@ -218,14 +219,7 @@ describe("ledger property: random concurrent workloads keep the books straight",
   before(async () => {
     ctx = await createTestContext();
     admin = await createAdmin(ctx);
-    const key = await ctx.app.inject({
-      method: "POST",
-      url: "/v1/admin/api-keys",
-      headers: bearer(admin.accessToken),
-      payload: { name: "property", scopes: ["events:write", "users:read"] },
-    });
-    assert.equal(key.statusCode, 201, key.body);
-    apiKey = key.json<{ key: string }>().key;
+    apiKey = await createApiKey(ctx, admin.accessToken, ["events:write", "users:read"], "property");
     curve = (await ctx.game.definitions.snapshot()).curve;
   });
   after(() => ctx.close());

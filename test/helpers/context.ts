@@ -145,3 +145,34 @@ export function problem(res: LightMyRequestResponse) {
     errors?: { path: string; message: string }[];
   }>();
 }
+
+/** Creates an API key through the admin API and returns the key itself. */
+export async function createApiKey(
+  ctx: TestContext,
+  adminToken: string,
+  scopes: string[] = ["events:write", "users:read"],
+  name = "test",
+): Promise<string> {
+  const res = await ctx.app.inject({
+    method: "POST",
+    url: "/v1/admin/api-keys",
+    headers: bearer(adminToken),
+    payload: { name, scopes },
+  });
+  if (res.statusCode !== 201) throw new Error(`API key creation failed: ${res.statusCode} ${res.body}`);
+  return res.json<{ key: string }>().key;
+}
+
+/** Row count and content digest of each table: equal before and after means nothing was written. */
+export function tableDigests(ctx: TestContext, tables: readonly string[]) {
+  return ctx.db.asSystem(async (tx) => {
+    const out: Record<string, { rows: number; digest: string }> = {};
+    for (const table of tables) {
+      out[table] = await tx.one<{ rows: number; digest: string }>(
+        `SELECT count(*)::int AS rows, md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS digest
+         FROM ${table} t`,
+      );
+    }
+    return out;
+  });
+}
