@@ -16,11 +16,13 @@ export interface LockedRow {
  */
 export async function lockPlayers(tx: Tx, userIds: string[]): Promise<Map<string, LockedRow>> {
   const ids = [...new Set(userIds)].sort();
+  // Each player is looked up by primary key (correlated lookups rather than joins), so even a
+  // generic plan never weighs scanning whole tables.
   const locked = await tx.rows<LockedRow>(
-    `SELECT p.user_id AS id, u.is_active AND u.deleted_at IS NULL AS usable, p.level,
-            coalesce(pr.time_zone, 'UTC') AS time_zone
-     FROM user_progress p JOIN users u ON u.id = p.user_id LEFT JOIN user_profiles pr ON pr.user_id = p.user_id
-     WHERE p.user_id = ANY($1::uuid[]) ORDER BY p.user_id FOR UPDATE OF p`,
+    `SELECT p.user_id AS id, p.level,
+            (SELECT u.is_active AND u.deleted_at IS NULL FROM users u WHERE u.id = p.user_id) AS usable,
+            coalesce((SELECT pr.time_zone FROM user_profiles pr WHERE pr.user_id = p.user_id), 'UTC') AS time_zone
+     FROM user_progress p WHERE p.user_id = ANY($1::uuid[]) ORDER BY p.user_id FOR UPDATE`,
     [ids],
   );
   const found = new Map(locked.map((r) => [r.id, r]));
@@ -34,8 +36,9 @@ export async function lockPlayers(tx: Tx, userIds: string[]): Promise<Map<string
          ON CONFLICT (user_id) DO UPDATE SET level = user_progress.level
          RETURNING user_id, level
        )
-       SELECT u.id, u.usable, p.level, coalesce(pr.time_zone, 'UTC') AS time_zone
-       FROM u LEFT JOIN p ON p.user_id = u.id LEFT JOIN user_profiles pr ON pr.user_id = u.id`,
+       SELECT u.id, u.usable, (SELECT p.level FROM p WHERE p.user_id = u.id) AS level,
+              coalesce((SELECT pr.time_zone FROM user_profiles pr WHERE pr.user_id = u.id), 'UTC') AS time_zone
+       FROM u`,
       [missing],
     );
     for (const r of made) found.set(r.id, r);
