@@ -6,46 +6,19 @@
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import path from "node:path";
 import pg from "pg";
 import type { Logger } from "pino";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { createLogger } from "../../src/platform/logging.ts";
 import { startServer, type RunningServer } from "../../src/server.ts";
+import { freePort } from "../../test/helpers/ports.ts";
+import { databaseUrl, withClient } from "../../test/helpers/postgres.ts";
 import { BENCH_ROOT } from "./load.ts";
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address !== null
-          ? resolve(address.port)
-          : reject(new Error("no port")),
-      );
-    });
-  });
-}
-
-/** The same server URL with another database. */
-export function databaseUrl(serverUrl: string, database: string): string {
-  const url = new URL(serverUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
-export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
+// The project's own helpers for ports and scratch databases, shared with the test runner.
+export { freePort } from "../../test/helpers/ports.ts";
+export { databaseUrl, withClient } from "../../test/helpers/postgres.ts";
 
 export const quoteIdent = (name: string) => pg.Client.prototype.escapeIdentifier(name);
 
