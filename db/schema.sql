@@ -16,6 +16,19 @@ SET client_min_messages = warning;
 SET row_security = off;
 
 --
+-- Name: achievement_rarity; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.achievement_rarity AS ENUM (
+    'common',
+    'uncommon',
+    'rare',
+    'epic',
+    'legendary'
+);
+
+
+--
 -- Name: ledger_type; Type: TYPE; Schema: public; Owner: -
 --
 
@@ -97,6 +110,43 @@ $$;
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
+
+--
+-- Name: achievements; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.achievements (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    key text NOT NULL,
+    name text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    category text DEFAULT 'general'::text NOT NULL,
+    rarity public.achievement_rarity DEFAULT 'common'::public.achievement_rarity NOT NULL,
+    icon text,
+    color text,
+    rewards jsonb DEFAULT '[]'::jsonb NOT NULL,
+    metric text NOT NULL,
+    target bigint NOT NULL,
+    condition jsonb,
+    hidden boolean DEFAULT false NOT NULL,
+    starts_at timestamp with time zone,
+    ends_at timestamp with time zone,
+    active boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT achievements_category_check CHECK ((length(category) <= 50)),
+    CONSTRAINT achievements_check CHECK (((ends_at IS NULL) OR (starts_at IS NULL) OR (ends_at > starts_at))),
+    CONSTRAINT achievements_color_check CHECK ((color ~ '^#[0-9A-Fa-f]{6}$'::text)),
+    CONSTRAINT achievements_description_check CHECK ((length(description) <= 1000)),
+    CONSTRAINT achievements_icon_check CHECK ((length(icon) <= 200)),
+    CONSTRAINT achievements_key_check CHECK ((key ~ '^[a-z0-9][a-z0-9_.-]{0,63}$'::text)),
+    CONSTRAINT achievements_metric_check CHECK ((metric ~ '^(level|(stats|earned|balances)\.[a-z][a-z0-9_.]*)$'::text)),
+    CONSTRAINT achievements_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT achievements_target_check CHECK ((target > 0))
+);
+
+ALTER TABLE ONLY public.achievements FORCE ROW LEVEL SECURITY;
+
 
 --
 -- Name: api_keys; Type: TABLE; Schema: public; Owner: -
@@ -468,6 +518,21 @@ ALTER TABLE ONLY public.settings FORCE ROW LEVEL SECURITY;
 
 
 --
+-- Name: user_achievements; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.user_achievements (
+    user_id uuid NOT NULL,
+    achievement_id uuid NOT NULL,
+    unlocked_at timestamp with time zone DEFAULT now() NOT NULL,
+    event_id uuid,
+    seen_at timestamp with time zone
+);
+
+ALTER TABLE ONLY public.user_achievements FORCE ROW LEVEL SECURITY;
+
+
+--
 -- Name: user_profiles; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -582,6 +647,22 @@ ALTER TABLE ONLY public.wallets FORCE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE ONLY public.schema_migrations ALTER COLUMN id SET DEFAULT nextval('public.schema_migrations_id_seq'::regclass);
+
+
+--
+-- Name: achievements achievements_key_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.achievements
+    ADD CONSTRAINT achievements_key_key UNIQUE (key);
+
+
+--
+-- Name: achievements achievements_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.achievements
+    ADD CONSTRAINT achievements_pkey PRIMARY KEY (id);
 
 
 --
@@ -742,6 +823,14 @@ ALTER TABLE ONLY public.sessions
 
 ALTER TABLE ONLY public.settings
     ADD CONSTRAINT settings_pkey PRIMARY KEY (key);
+
+
+--
+-- Name: user_achievements user_achievements_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_achievements
+    ADD CONSTRAINT user_achievements_pkey PRIMARY KEY (user_id, achievement_id);
 
 
 --
@@ -991,6 +1080,22 @@ ALTER TABLE ONLY public.sessions
 
 
 --
+-- Name: user_achievements user_achievements_achievement_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_achievements
+    ADD CONSTRAINT user_achievements_achievement_id_fkey FOREIGN KEY (achievement_id) REFERENCES public.achievements(id) ON DELETE CASCADE;
+
+
+--
+-- Name: user_achievements user_achievements_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_achievements
+    ADD CONSTRAINT user_achievements_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
 -- Name: user_profiles user_profiles_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1036,6 +1141,26 @@ ALTER TABLE ONLY public.wallets
 
 ALTER TABLE ONLY public.wallets
     ADD CONSTRAINT wallets_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: achievements; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.achievements ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: achievements achievements_read; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY achievements_read ON public.achievements FOR SELECT USING (true);
+
+
+--
+-- Name: achievements achievements_write; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY achievements_write ON public.achievements USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
 
 
 --
@@ -1259,6 +1384,19 @@ ALTER TABLE public.settings ENABLE ROW LEVEL SECURITY;
 --
 
 CREATE POLICY settings_system ON public.settings USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
+
+
+--
+-- Name: user_achievements; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.user_achievements ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_achievements user_achievements_owner; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY user_achievements_owner ON public.user_achievements USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
 
 
 --

@@ -4,6 +4,7 @@ import helmet from "@fastify/helmet";
 import rateLimit from "@fastify/rate-limit";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { achievementRoutes } from "./achievements/achievements.routes.ts";
 import { auditRoutes } from "./audit/audit.routes.ts";
 import type { Config } from "./config.ts";
 import { adminUserRoutes } from "./identity/admin.routes.ts";
@@ -91,5 +92,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(definitionRoutes, { service: game.definitionsService, guards });
   await app.register(walletRoutes, { wallets: game.wallets, guards, adminUsers: identity.adminUsers });
   await app.register(progressRoutes, { progress: game.progress, guards, db, clock });
+  await app.register(achievementRoutes, { achievements: game.achievements, guards });
   return app;
 }

@@ -150,7 +150,7 @@ program
     withDatabase(async (db, config, logger) => {
       const game = createGame(db, systemClock, logger, config);
       for (const pack of await readPacks()) {
-        const report = await loadPack(db, game.definitionsService, pack);
+        const report = await loadPack(db, game, pack);
         console.log(`${report.pack}: ${report.created} created, ${report.skipped} already present`);
       }
     }),

@@ -37,7 +37,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       if (payload === API_KEYS_CHANGED) apiKeys.clearCache();
     });
     await game.definitions.listen(database.runtime.url, database.runtime.switchRole);
-    for (const report of await loadNewPacks(db, game.definitionsService)) {
+    for (const report of await loadNewPacks(db, game)) {
       logger.info(report, "default content loaded");
     }
     app = await buildApp({ config, db, clock: systemClock, identity, game, logger });

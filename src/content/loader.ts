@@ -2,6 +2,7 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { SYSTEM_META } from "../audit/audit.service.ts";
+import type { AchievementInput, AchievementsService } from "../achievements/achievements.service.ts";
 import type { DefinitionsService, EventTypeInput, RuleInput } from "../engine/definitions.service.ts";
 import type { Database } from "../platform/db/database.ts";
 
@@ -14,6 +15,7 @@ export interface ContentPack {
   currencies?: { code: string; name: string; description?: string; allowNegative?: boolean }[];
   eventTypes?: EventTypeInput[];
   rules?: RuleInput[];
+  achievements?: AchievementInput[];
 }
 
 export async function readPacks(dir = CONTENT_DIR): Promise<ContentPack[]> {
@@ -33,16 +35,24 @@ export interface LoadReport {
  * Loads a pack's definitions through the same checked, audited path as the admin API. Definitions
  * that already exist are left alone (an operator may have tuned them), so loading twice is harmless.
  */
+/** The services content is loaded through: the same checked, audited paths as the admin API. */
+export interface ContentServices {
+  definitionsService: DefinitionsService;
+  achievements: AchievementsService;
+}
+
 export async function loadPack(
   db: Database,
-  service: DefinitionsService,
+  services: ContentServices,
   pack: ContentPack,
 ): Promise<LoadReport> {
+  const service = services.definitionsService;
   const actor = { type: "system" } as const;
   const existing = await db.asSystem(async (tx) => ({
     currencies: new Set((await tx.rows<{ code: string }>(`SELECT code FROM currencies`)).map((r) => r.code)),
     types: new Set((await tx.rows<{ key: string }>(`SELECT key FROM event_types`)).map((r) => r.key)),
     rules: new Set((await tx.rows<{ key: string }>(`SELECT key FROM rules`)).map((r) => r.key)),
+    achievements: new Set((await tx.rows<{ key: string }>(`SELECT key FROM achievements`)).map((r) => r.key)),
   }));
   let created = 0;
   let skipped = 0;
@@ -59,6 +69,10 @@ export async function loadPack(
     ...(pack.rules ?? []).map((r) => ({
       exists: existing.rules.has(r.key),
       save: () => service.createRule(actor, SYSTEM_META, r),
+    })),
+    ...(pack.achievements ?? []).map((a) => ({
+      exists: existing.achievements.has(a.key),
+      save: () => services.achievements.save(actor, SYSTEM_META, a, "create"),
     })),
   ];
   for (const step of steps) {
@@ -79,7 +93,11 @@ export async function loadPack(
 }
 
 /** Loads every pack that this database has never seen: the default content of a first start. */
-export async function loadNewPacks(db: Database, service: DefinitionsService): Promise<LoadReport[]> {
+export async function loadNewPacks(
+  db: Database,
+  services: ContentServices,
+  only?: readonly string[],
+): Promise<LoadReport[]> {
   const seen = await db.asSystem(
     async (tx) =>
       new Set(
@@ -90,7 +108,8 @@ export async function loadNewPacks(db: Database, service: DefinitionsService): P
   );
   const reports: LoadReport[] = [];
   for (const pack of await readPacks()) {
-    if (!seen.has(`content.${pack.name}`)) reports.push(await loadPack(db, service, pack));
+    if (only !== undefined && !only.includes(pack.name)) continue;
+    if (!seen.has(`content.${pack.name}`)) reports.push(await loadPack(db, services, pack));
   }
   return reports;
 }

@@ -28,11 +28,14 @@ export class Engine {
     }
 
     // Exactly what to read: the counters, days and cap periods these events can touch.
-    const types = new Set([...inputs.map((i) => i.type), "level.up"]);
+    const types = new Set([...inputs.map((i) => i.type), "level.up", "achievement.unlocked"]);
     const rules = [...types].flatMap((t) => snapshot.rulesByType.get(t) ?? []);
     const stats = new Set<string>();
     for (const t of types) stats.add(`events.${t}`).add(`client_events.${t}`);
     for (const r of rules) for (const c of r.counters) stats.add(c.stat);
+    // Achievements measure counters too, and unlocking one is counted.
+    stats.add("achievements.unlocked");
+    for (const a of snapshot.achievements) if (a.metric.startsWith("stats.")) stats.add(a.metric.slice(6));
     const days = new Set<string>();
     const capPeriods = new Set<string>();
     for (const input of inputs) {
@@ -48,7 +51,8 @@ export class Engine {
       stats: [...stats],
       days: [...days],
       capPeriods: [...capPeriods],
-      allTotals: rules.some((r) => r.readsPlayer),
+      // Conditions that read the player (rules', achievements') see all of their totals.
+      allTotals: rules.some((r) => r.readsPlayer) || snapshot.achievements.length > 0,
       keys: inputs.flatMap((i) =>
         i.idempotencyKey === null ? [] : [{ scope: i.scope, userId: i.userId, key: i.idempotencyKey }],
       ),

@@ -59,8 +59,44 @@ export interface RuleDef {
   readsPlayer: boolean;
 }
 
+export interface AchievementRow {
+  id: string;
+  key: string;
+  name: string;
+  description: string;
+  category: string;
+  rarity: "common" | "uncommon" | "rare" | "epic" | "legendary";
+  icon: string | null;
+  color: string | null;
+  rewards: { currency: string; amount: number }[];
+  metric: string;
+  target: number;
+  condition: Record<string, unknown> | null;
+  hidden: boolean;
+  starts_at: Date | null;
+  ends_at: Date | null;
+  active: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface AchievementDef {
+  id: string;
+  key: string;
+  name: string;
+  rarity: AchievementRow["rarity"];
+  rewards: { currency: string; amount: number }[];
+  metric: string;
+  target: number;
+  test: Predicate;
+  startsAt: Date | null;
+  endsAt: Date | null;
+}
+
 export interface Snapshot {
   eventTypes: Map<string, EventTypeDef>;
+  /** Active achievements; each player's locked ones are checked after each of their events. */
+  achievements: AchievementDef[];
   /** Active rules by event type, highest priority first. */
   rulesByType: Map<string, RuleDef[]>;
   currencies: Set<string>;
@@ -127,6 +163,21 @@ export function toRuleDef(row: RuleRow): RuleDef {
     version: row.version,
     test: compileCondition(row.condition),
     readsPlayer: readsPlayer(row.condition),
+  };
+}
+
+export function toAchievementDef(row: AchievementRow): AchievementDef {
+  return {
+    id: row.id,
+    key: row.key,
+    name: row.name,
+    rarity: row.rarity,
+    rewards: row.rewards,
+    metric: row.metric,
+    target: row.target,
+    test: compileCondition(row.condition),
+    startsAt: row.starts_at,
+    endsAt: row.ends_at,
   };
 }
 
@@ -205,6 +256,9 @@ export class Definitions {
       const types = await tx.rows<EventTypeRow>(`SELECT * FROM event_types`);
       const rules = await tx.rows<RuleRow>(`SELECT * FROM rules WHERE active ORDER BY priority DESC, key`);
       const currencies = await tx.rows<{ code: string }>(`SELECT code FROM currencies`);
+      const achievements = await tx.rows<AchievementRow>(
+        `SELECT * FROM achievements WHERE active ORDER BY key`,
+      );
       const curve = await tx.maybeOne<{ value: string }>(`SELECT value FROM settings WHERE key = $1`, [
         LEVEL_CURVE_SETTING,
       ]);
@@ -231,6 +285,7 @@ export class Definitions {
         eventTypes,
         rulesByType,
         currencies: new Set(currencies.map((c) => c.code)),
+        achievements: achievements.map(toAchievementDef),
         curve: curve === undefined ? DEFAULT_CURVE : (JSON.parse(curve.value) as LevelCurve),
       };
     });

@@ -22,6 +22,15 @@ export const EffectsSchema = Type.Object({
   counters: Type.Array(
     Type.Object({ stat: Type.String(), day: Type.String(), daily: Type.Integer(), total: Type.Integer() }),
   ),
+  achievements: Type.Array(
+    Type.Object({
+      key: Type.String(),
+      name: Type.String(),
+      rarity: Type.String(),
+      eventId: Type.String({ format: "uuid", description: "The event whose effects unlocked it" }),
+    }),
+    { description: "Achievements unlocked by this event (and what it caused)" },
+  ),
   derived: Type.Array(
     Type.Object({
       eventId: Type.String({ format: "uuid" }),

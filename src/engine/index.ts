@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { AchievementsService } from "../achievements/achievements.service.ts";
 import type { Config } from "../config.ts";
 import { WalletService } from "../economy/wallet.service.ts";
 import type { Clock } from "../platform/clock.ts";
@@ -20,6 +21,7 @@ export function createGame(db: Database, clock: Clock, logger: Logger, settings:
     definitionsService: new DefinitionsService(db, definitions),
     wallets: new WalletService(db, definitions),
     progress: new ProgressService(db, definitions),
+    achievements: new AchievementsService(db, definitions),
   };
 }
 

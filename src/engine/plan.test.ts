@@ -47,6 +47,7 @@ function snapshot(rules: RuleRow[]): Snapshot {
     ),
     rulesByType: new Map(types.map((t) => [t, rules.filter((r) => r.event_type === t).map(toRuleDef)])),
     currencies: new Set(["xp", "coins"]),
+    achievements: [],
     curve: DEFAULT_CURVE,
   };
 }
@@ -59,6 +60,7 @@ const player = (id = "00000000-0000-4000-8000-000000000001", timeZone = "Asia/To
   capTotals: new Map(),
   daily: new Map(),
   totals: new Map(),
+  unlocked: new Set(),
 });
 
 const meal = (over: Partial<ApplyInput> = {}): ApplyInput => ({

@@ -43,6 +43,8 @@ export interface PlayerState {
   /** Counters per `${stat}|${day}` for the days of this batch, and lifetime per stat. */
   daily: Map<string, number>;
   totals: Map<string, number>;
+  /** Ids of the achievements the player has unlocked. */
+  unlocked: Set<string>;
 }
 
 export interface StoredAnswer {
@@ -56,6 +58,7 @@ export interface Writes {
   ledger: {
     userId: string;
     currency: string;
+    type: "earn" | "reward";
     amount: number;
     balanceAfter: number;
     reason: string;
@@ -81,6 +84,7 @@ export interface Writes {
   outbox: { userId: string; payload: Record<string, unknown> }[];
   progress: Map<string, { userId: string; level: number; counted: number }>;
   answers: { scope: string; userId: string; key: string; requestHash: Buffer; response: EventResult }[];
+  unlocks: { userId: string; achievementId: string; eventId: string }[];
 }
 
 /** Reads a number at a dotted path such as "data.minutes" in the event; undefined if absent. */
@@ -127,6 +131,7 @@ export class Planner {
     outbox: [],
     progress: new Map(),
     answers: [],
+    unlocks: [],
   };
   private readonly answered = new Map<string, { requestHash: Buffer; response: EventResult }>();
 
@@ -160,7 +165,7 @@ export class Planner {
       type: input.type,
       userId: input.userId,
       occurredAt: input.occurredAt.toISOString(),
-      effects: { awards: [], balances: {}, levelUps: [], counters: [], derived: [] },
+      effects: { awards: [], balances: {}, levelUps: [], counters: [], achievements: [], derived: [] },
     };
     result.eventId = this.apply(input, player, result.effects, 0);
     if (slot !== undefined && key !== null) {
@@ -205,7 +210,15 @@ export class Planner {
       occurredAt: input.occurredAt.toISOString(),
       source: input.source,
     };
-    const own: { awards: AwardEffect[]; levelUps: Effects["levelUps"] } = { awards: [], levelUps: [] };
+    const own: {
+      awards: AwardEffect[];
+      levelUps: Effects["levelUps"];
+      achievements: Effects["achievements"];
+    } = {
+      awards: [],
+      levelUps: [],
+      achievements: [],
+    };
 
     const rules = this.snapshot.rulesByType.get(input.type) ?? [];
     const context = rules.some((r) => r.readsPlayer)
@@ -227,7 +240,15 @@ export class Planner {
           capped,
           eventId,
         };
-        if (amount > 0) award.balance = this.credit(player, spec.currency, amount, rule, input, eventId);
+        if (amount > 0) {
+          award.balance = this.credit(player, spec.currency, amount, {
+            type: "earn",
+            reason: rule.name,
+            source: `rule:${rule.key}`,
+            reference: eventId,
+            metadata: { ruleVersion: rule.version, eventType: input.type },
+          });
+        }
         own.awards.push(award);
       }
       for (const c of rule.counters) {
@@ -235,8 +256,6 @@ export class Planner {
         if (amount !== 0) counters.push({ stat: c.stat, amount: Math.trunc(amount) });
       }
     }
-    effects.awards.push(...own.awards);
-    for (const a of own.awards) if (a.balance !== null) effects.balances[a.currency] = a.balance;
 
     for (const c of counters) {
       const daily = add(player.daily, `${c.stat}|${day}`, c.amount);
@@ -259,28 +278,15 @@ export class Planner {
     }
     effects.counters.sort((a, b) => a.stat.localeCompare(b.stat) || a.day.localeCompare(b.day));
 
-    const derived: ApplyInput[] = [];
-    const previousLevel = player.level;
-    const level = levelForXp(this.snapshot.curve, player.wallets.get("xp")?.balance ?? 0);
-    if (level > previousLevel) {
-      player.level = level;
-      for (let l = previousLevel + 1; l <= level; l++) {
-        own.levelUps.push({ level: l, previousLevel: l - 1 });
-        derived.push({
-          type: "level.up",
-          userId: player.userId,
-          occurredAt: input.occurredAt,
-          data: { level: l, previousLevel: l - 1 },
-          source: "system",
-          sourceId: null,
-          idempotencyKey: null,
-          parentId: eventId,
-          scope: input.scope,
-          requestHash: input.requestHash,
-        });
-      }
-      effects.levelUps.push(...own.levelUps);
-    }
+    // Levels follow XP; achievements may pay XP, so levels are looked at again after them.
+    const derived: ApplyInput[] = this.levelUps(input, player, eventId, own);
+    derived.push(...this.unlockAchievements(input, player, eventId, own, day));
+    derived.push(...this.levelUps(input, player, eventId, own));
+    effects.levelUps.push(...own.levelUps);
+
+    effects.awards.push(...own.awards);
+    for (const a of own.awards) if (a.balance !== null) effects.balances[a.currency] = a.balance;
+    effects.achievements.push(...own.achievements);
 
     this.writes.events.push({
       id: eventId,
@@ -318,6 +324,106 @@ export class Planner {
     return eventId;
   }
 
+  /** One level.up event per level the player's XP now reaches beyond their level. */
+  private levelUps(
+    input: ApplyInput,
+    player: PlayerState,
+    eventId: string,
+    own: { levelUps: Effects["levelUps"] },
+  ): ApplyInput[] {
+    const previous = player.level;
+    const level = levelForXp(this.snapshot.curve, player.wallets.get("xp")?.balance ?? 0);
+    const derived: ApplyInput[] = [];
+    for (let l = previous + 1; l <= level; l++) {
+      own.levelUps.push({ level: l, previousLevel: l - 1 });
+      derived.push({
+        type: "level.up",
+        userId: player.userId,
+        occurredAt: input.occurredAt,
+        data: { level: l, previousLevel: l - 1 },
+        source: "system",
+        sourceId: null,
+        idempotencyKey: null,
+        parentId: eventId,
+        scope: input.scope,
+        requestHash: input.requestHash,
+      });
+    }
+    if (level > previous) player.level = level;
+    return derived;
+  }
+
+  /**
+   * Unlocks every active, locked achievement whose metric now reaches its target (and whose
+   * condition holds): records it, pays its rewards, counts it, and emits achievement.unlocked.
+   */
+  private unlockAchievements(
+    input: ApplyInput,
+    player: PlayerState,
+    eventId: string,
+    own: { awards: AwardEffect[]; achievements: Effects["achievements"] },
+    day: string,
+  ): ApplyInput[] {
+    const derived: ApplyInput[] = [];
+    for (const a of this.snapshot.achievements) {
+      if (player.unlocked.has(a.id)) continue;
+      if (
+        (a.startsAt !== null && input.occurredAt < a.startsAt) ||
+        (a.endsAt !== null && input.occurredAt >= a.endsAt)
+      ) {
+        continue;
+      }
+      if (metricValue(player, a.metric) < a.target) continue;
+      if (!a.test({ player: this.playerContext(player) })) continue;
+      player.unlocked.add(a.id);
+      this.writes.unlocks.push({ userId: player.userId, achievementId: a.id, eventId });
+      own.achievements.push({ key: a.key, name: a.name, rarity: a.rarity, eventId });
+      for (const reward of a.rewards) {
+        const balance = this.credit(player, reward.currency, reward.amount, {
+          type: "reward",
+          reason: `Achievement: ${a.name}`,
+          source: `achievement:${a.key}`,
+          reference: eventId,
+          metadata: { achievement: a.key },
+        });
+        own.awards.push({
+          rule: `achievement:${a.key}`,
+          currency: reward.currency,
+          amount: reward.amount,
+          balance,
+          capped: false,
+          eventId,
+        });
+      }
+      this.count(player, "achievements.unlocked", 1, day);
+      derived.push({
+        type: "achievement.unlocked",
+        userId: player.userId,
+        occurredAt: input.occurredAt,
+        data: { key: a.key },
+        source: "system",
+        sourceId: null,
+        idempotencyKey: null,
+        parentId: eventId,
+        scope: input.scope,
+        requestHash: input.requestHash,
+      });
+    }
+    return derived;
+  }
+
+  private count(player: PlayerState, stat: string, amount: number, day: string): void {
+    add(player.daily, `${stat}|${day}`, amount);
+    add(player.totals, stat, amount);
+    this.bump(
+      this.writes.daily,
+      `${player.userId}|${stat}|${day}`,
+      { userId: player.userId, stat, day },
+      amount,
+    );
+    this.bump(this.writes.totals, `${player.userId}|${stat}`, { userId: player.userId, stat }, amount);
+  }
+
   /** The award a rule may pay now: reduced by its caps for the player's current periods. */
   private grant(rule: RuleDef, spec: AwardSpec, input: ApplyInput, player: PlayerState) {
     let amount = awardAmount(spec, input);
@@ -347,9 +453,13 @@ export class Planner {
     player: PlayerState,
     currency: string,
     amount: number,
-    rule: RuleDef,
-    input: ApplyInput,
-    eventId: string,
+    entry: {
+      type: "earn" | "reward";
+      reason: string;
+      source: string;
+      reference: string;
+      metadata: Record<string, unknown>;
+    },
   ): number {
     const wallet = player.wallets.get(currency) ?? { balance: 0, earned: 0 };
     wallet.balance += amount;
@@ -365,10 +475,7 @@ export class Planner {
       currency,
       amount,
       balanceAfter: wallet.balance,
-      reason: rule.name,
-      source: `rule:${rule.key}`,
-      reference: eventId,
-      metadata: { ruleVersion: rule.version, eventType: input.type },
+      ...entry,
     });
     return wallet.balance;
   }
@@ -393,6 +500,18 @@ export class Planner {
       now: this.now.toISOString(),
     };
   }
+}
+
+/** A player's value of an achievement metric: level, stats.<counter>, earned.<currency>, balances.<currency>. */
+export function metricValue(player: PlayerState, metric: string): number {
+  if (metric === "level") return player.level;
+  const dot = metric.indexOf(".");
+  const kind = metric.slice(0, dot);
+  const name = metric.slice(dot + 1);
+  if (kind === "stats") return player.totals.get(name) ?? 0;
+  if (kind === "earned") return player.wallets.get(name)?.earned ?? 0;
+  if (kind === "balances") return player.wallets.get(name)?.balance ?? 0;
+  return 0;
 }
 
 /** The key of the period a cap counts in. */

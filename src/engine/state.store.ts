@@ -68,6 +68,7 @@ export async function loadStates(
     daily: { user_id: string; slot: string; value: number }[] | null;
     totals: { user_id: string; stat: string; value: number }[] | null;
     answers: { slot: string; request_hash: string; response: StoredAnswer["response"] }[] | null;
+    unlocked: { user_id: string; achievement_id: string }[] | null;
   }>(
     `SELECT
        (SELECT json_agg(json_build_object('user_id', user_id, 'currency', currency, 'balance', balance,
@@ -87,7 +88,9 @@ export async function loadStates(
         -- One primary-key lookup per key, whatever the planner guesses about the array's size.
         CROSS JOIN LATERAL (
           SELECT * FROM idempotency_keys i WHERE i.scope = w.scope AND i.user_id = w.user_id AND i.key = w.key
-        ) k) AS answers`,
+        ) k) AS answers,
+       (SELECT json_agg(json_build_object('user_id', user_id, 'achievement_id', achievement_id))
+        FROM user_achievements WHERE user_id = ANY($1::uuid[])) AS unlocked`,
     [
       players.map((p) => p.id),
       wanted.stats,
@@ -109,6 +112,7 @@ export async function loadStates(
       capTotals: new Map(),
       daily: new Map(),
       totals: new Map(),
+      unlocked: new Set(),
     });
   }
   const state = (id: string) => states.get(id)!;
@@ -117,6 +121,7 @@ export async function loadStates(
   for (const c of row.caps ?? []) state(c.user_id).capTotals.set(c.slot, c.amount);
   for (const d of row.daily ?? []) state(d.user_id).daily.set(d.slot, d.value);
   for (const t of row.totals ?? []) state(t.user_id).totals.set(t.stat, t.value);
+  for (const u of row.unlocked ?? []) state(u.user_id).unlocked.add(u.achievement_id);
   const answers = new Map<string, StoredAnswer>();
   for (const a of row.answers ?? []) {
     answers.set(a.slot, { requestHash: Buffer.from(a.request_hash, "hex"), response: a.response });
@@ -150,9 +155,10 @@ export async function writePlan(tx: Tx, w: Writes): Promise<void> {
      l AS (
        -- Ids are drawn in this order, so replaying a wallet's entries by id gives the running sums.
        INSERT INTO ledger_entries (user_id, currency, type, amount, balance_after, reason, source, reference, metadata)
-       SELECT user_id, currency, 'earn', amount, balance_after, reason, source, reference, metadata
-       FROM unnest($5::uuid[], $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::jsonb[])
-         WITH ORDINALITY AS x(user_id, currency, amount, balance_after, reason, source, reference, metadata, ord)
+       SELECT user_id, currency, type, amount, balance_after, reason, source, reference, metadata
+       FROM unnest($5::uuid[], $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::jsonb[],
+                   $45::ledger_type[])
+         WITH ORDINALITY AS x(user_id, currency, amount, balance_after, reason, source, reference, metadata, type, ord)
        ORDER BY ord
      ),
      c AS (
@@ -184,6 +190,10 @@ export async function writePlan(tx: Tx, w: Writes): Promise<void> {
      k AS (
        INSERT INTO idempotency_keys (scope, user_id, key, request_hash, response)
        SELECT * FROM unnest($37::text[], $38::uuid[], $39::text[], $40::bytea[], $41::jsonb[])
+     ),
+     a AS (
+       INSERT INTO user_achievements (user_id, achievement_id, event_id)
+       SELECT * FROM unnest($46::uuid[], $47::uuid[], $48::uuid[])
      )
      UPDATE user_progress p SET level = x.level, events_count = p.events_count + x.counted, updated_at = now()
      FROM unnest($42::uuid[], $43::int[], $44::int[]) AS x(user_id, level, counted)
@@ -234,6 +244,10 @@ export async function writePlan(tx: Tx, w: Writes): Promise<void> {
       progress.map((x) => x.userId),
       progress.map((x) => x.level),
       progress.map((x) => x.counted),
+      w.ledger.map((x) => x.type),
+      w.unlocks.map((x) => x.userId),
+      w.unlocks.map((x) => x.achievementId),
+      w.unlocks.map((x) => x.eventId),
     ],
   );
 }

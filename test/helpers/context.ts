@@ -29,6 +29,8 @@ export interface TestOptions {
   eventsRateLimitPerMinute?: number;
   /** Load the default content packs (default true). */
   content?: boolean;
+  /** Which packs to load: the base DietGame pack unless a test asks for more (such as its achievements). */
+  packs?: readonly string[];
 }
 
 /** A whole Ludus app on its own cloned database, with a clock the test moves. */
@@ -57,7 +59,7 @@ export async function createTestContext(options: TestOptions = {}): Promise<Test
     playerRateLimitPerMinute: options.eventsRateLimitPerMinute ?? 100000,
   };
   const game = createGame(db, clock, logger, { events });
-  if (options.content !== false) await loadNewPacks(db, game.definitionsService);
+  if (options.content !== false) await loadNewPacks(db, game, options.packs ?? ["dietgame"]);
   const app = await buildApp({
     config: {
       trustProxy: false,

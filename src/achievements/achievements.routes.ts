@@ -1,0 +1,177 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "typebox";
+import { actorOf, currentUser, requestMeta, type Guards } from "../identity/guards.ts";
+import { problems } from "../platform/http/schemas.ts";
+import type { AchievementsService } from "./achievements.service.ts";
+
+const Key = Type.String({ pattern: "^[a-z0-9][a-z0-9_.-]{0,63}$" });
+const Rarity = Type.Enum(["common", "uncommon", "rare", "epic", "legendary"]);
+const Reward = Type.Object(
+  {
+    currency: Type.String({ pattern: "^[a-z][a-z0-9_]{1,31}$" }),
+    amount: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }),
+  },
+  { additionalProperties: false },
+);
+const JsonObject = Type.Record(Type.String({ maxLength: 200 }), Type.Unknown(), { maxProperties: 200 });
+const fields = {
+  name: Type.String({ minLength: 1, maxLength: 100 }),
+  description: Type.Optional(Type.String({ maxLength: 1000 })),
+  category: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
+  rarity: Type.Optional(Rarity),
+  icon: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+  color: Type.Optional(Type.Union([Type.String({ pattern: "^#[0-9A-Fa-f]{6}$" }), Type.Null()])),
+  rewards: Type.Optional(Type.Array(Reward, { maxItems: 10 })),
+  metric: Type.String({
+    pattern: "^[a-z][a-z0-9_.]*$",
+    maxLength: 120,
+    description: "level, stats.<counter>, earned.<currency> or balances.<currency>",
+  }),
+  target: Type.Integer({ minimum: 1, maximum: 1_000_000_000_000 }),
+  condition: Type.Optional(Type.Union([JsonObject, Type.Null()])),
+  hidden: Type.Optional(Type.Boolean()),
+  startsAt: Type.Optional(Type.Union([Type.String({ format: "date-time" }), Type.Null()])),
+  endsAt: Type.Optional(Type.Union([Type.String({ format: "date-time" }), Type.Null()])),
+  active: Type.Optional(Type.Boolean()),
+};
+const CreateAchievement = Type.Object({ key: Key, ...fields }, { additionalProperties: false });
+const UpdateAchievement = Type.Partial(Type.Object(fields), {
+  additionalProperties: false,
+  minProperties: 1,
+});
+const Achievement = Type.Object({
+  key: Type.String(),
+  name: Type.String(),
+  description: Type.String(),
+  category: Type.String(),
+  rarity: Rarity,
+  icon: Type.Union([Type.String(), Type.Null()]),
+  color: Type.Union([Type.String(), Type.Null()]),
+  rewards: Type.Array(Reward),
+  metric: Type.String(),
+  target: Type.Integer(),
+  condition: Type.Union([JsonObject, Type.Null()]),
+  hidden: Type.Boolean(),
+  startsAt: Type.Union([Type.String(), Type.Null()]),
+  endsAt: Type.Union([Type.String(), Type.Null()]),
+  active: Type.Boolean(),
+});
+const MyAchievement = Type.Object({
+  key: Type.String(),
+  name: Type.String(),
+  description: Type.Union([Type.String(), Type.Null()], {
+    description: "Null while a hidden achievement is locked",
+  }),
+  category: Type.String(),
+  rarity: Rarity,
+  icon: Type.Union([Type.String(), Type.Null()]),
+  color: Type.Union([Type.String(), Type.Null()]),
+  hidden: Type.Boolean(),
+  unlocked: Type.Boolean(),
+  unlockedAt: Type.Union([Type.String(), Type.Null()]),
+  seen: Type.Boolean(),
+  progress: Type.Union([Type.Object({ current: Type.Integer(), target: Type.Integer() }), Type.Null()]),
+});
+
+export const achievementRoutes: FastifyPluginAsyncTypebox<{
+  achievements: AchievementsService;
+  guards: Guards;
+}> = async (app, { achievements, guards }) => {
+  const security = [{ bearer: [] }];
+  const admin = guards.role("admin");
+
+  app.get(
+    "/v1/me/achievements",
+    {
+      preHandler: guards.user,
+      schema: {
+        tags: ["achievements"],
+        security,
+        summary: "The achievement catalogue with my unlocks and progress (hidden ones masked until unlocked)",
+        response: { 200: Type.Object({ items: Type.Array(MyAchievement) }), ...problems(401, 403) },
+      },
+    },
+    async (request) => ({ items: await achievements.catalogue(currentUser(request).userId) }),
+  );
+
+  app.post(
+    "/v1/me/achievements/seen",
+    {
+      preHandler: guards.user,
+      schema: {
+        tags: ["achievements"],
+        security,
+        summary: "Mark unlocked achievements as seen",
+        body: Type.Object(
+          { keys: Type.Array(Key, { minItems: 1, maxItems: 100 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ updated: Type.Integer() }), ...problems(401, 403) },
+      },
+    },
+    async (request) => ({
+      updated: await achievements.markSeen(currentUser(request).userId, request.body.keys),
+    }),
+  );
+
+  app.get(
+    "/v1/admin/achievements",
+    {
+      preHandler: admin,
+      schema: {
+        tags: ["admin"],
+        security,
+        summary: "All achievement definitions",
+        response: { 200: Type.Object({ items: Type.Array(Achievement) }), ...problems(401, 403) },
+      },
+    },
+    async () => ({ items: await achievements.list() }),
+  );
+
+  app.post(
+    "/v1/admin/achievements",
+    {
+      preHandler: admin,
+      schema: {
+        tags: ["admin"],
+        security,
+        summary: "Create an achievement",
+        body: CreateAchievement,
+        response: { 201: Achievement, ...problems(401, 403, 409, 422) },
+      },
+    },
+    async (request, reply) =>
+      reply
+        .status(201)
+        .send(
+          await achievements.save(
+            actorOf(currentUser(request)),
+            requestMeta(request),
+            request.body,
+            "create",
+          ),
+        ),
+  );
+
+  app.patch(
+    "/v1/admin/achievements/:key",
+    {
+      preHandler: admin,
+      schema: {
+        tags: ["admin"],
+        security,
+        summary: "Change an achievement",
+        params: Type.Object({ key: Key }, { additionalProperties: false }),
+        body: UpdateAchievement,
+        response: { 200: Achievement, ...problems(401, 403, 404, 422) },
+      },
+    },
+    async (request) =>
+      achievements.save(
+        actorOf(currentUser(request)),
+        requestMeta(request),
+        { ...request.body, key: request.params.key },
+        "update",
+      ),
+  );
+};
