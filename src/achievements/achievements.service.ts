@@ -2,7 +2,9 @@ import { audit, type AuditActor, type RequestMeta } from "../audit/audit.service
 import { compileCondition, ConditionError } from "../engine/conditions.ts";
 import type { AchievementRow, Definitions } from "../engine/definitions.ts";
 import { metricValue, type PlayerState } from "../engine/plan.ts";
+import { listWallets } from "../economy/ledger.store.ts";
 import type { Database, Tx } from "../platform/db/database.ts";
+import { totals } from "../progression/stats.store.ts";
 import { AppError, notFound } from "../platform/http/errors.ts";
 
 export interface AchievementInput {
@@ -181,14 +183,8 @@ export class AchievementsService {
     const level = await tx.maybeOne<{ level: number }>(`SELECT level FROM user_progress WHERE user_id = $1`, [
       userId,
     ]);
-    const wallets = await tx.rows<{ currency: string; balance: number; lifetime_earned: number }>(
-      `SELECT currency, balance, lifetime_earned FROM wallets WHERE user_id = $1`,
-      [userId],
-    );
-    const totals = await tx.rows<{ stat: string; value: number }>(
-      `SELECT stat, value FROM user_stats_totals WHERE user_id = $1`,
-      [userId],
-    );
+    const wallets = await listWallets(tx, userId);
+    const stats = await totals(tx, userId);
     return {
       userId,
       level: level?.level ?? 1,
@@ -196,7 +192,7 @@ export class AchievementsService {
       wallets: new Map(wallets.map((w) => [w.currency, { balance: w.balance, earned: w.lifetime_earned }])),
       capTotals: new Map(),
       daily: new Map(),
-      totals: new Map(totals.map((t) => [t.stat, t.value])),
+      totals: new Map(Object.entries(stats)),
       unlocked: new Set(),
     };
   }

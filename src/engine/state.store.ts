@@ -1,6 +1,5 @@
 import type { Tx } from "../platform/db/database.ts";
-import type { PlayerState, StoredAnswer, Writes } from "./plan.ts";
-import { answerKey } from "./plan.ts";
+import { answerKey, type PlayerState, type StoredAnswer, type Writes } from "./plan.ts";
 
 export interface LockedRow {
   id: string;
@@ -67,7 +66,15 @@ export async function loadStates(
     caps: { user_id: string; slot: string; amount: number }[] | null;
     daily: { user_id: string; slot: string; value: number }[] | null;
     totals: { user_id: string; stat: string; value: number }[] | null;
-    answers: { slot: string; request_hash: string; response: StoredAnswer["response"] }[] | null;
+    answers:
+      | {
+          scope: string;
+          user_id: string;
+          key: string;
+          request_hash: string;
+          response: StoredAnswer["response"];
+        }[]
+      | null;
     unlocked: { user_id: string; achievement_id: string }[] | null;
   }>(
     `SELECT
@@ -82,7 +89,7 @@ export async function loadStates(
         FROM user_stats_daily WHERE user_id = ANY($1::uuid[]) AND stat = ANY($2::text[]) AND day = ANY($3::date[])) AS daily,
        (SELECT json_agg(json_build_object('user_id', user_id, 'stat', stat, 'value', value))
         FROM user_stats_totals WHERE user_id = ANY($1::uuid[]) AND ($5 OR stat = ANY($2::text[]))) AS totals,
-       (SELECT json_agg(json_build_object('slot', k.scope || '|' || k.user_id || '|' || k.key,
+       (SELECT json_agg(json_build_object('scope', k.scope, 'user_id', k.user_id, 'key', k.key,
                                           'request_hash', encode(k.request_hash, 'hex'), 'response', k.response))
         FROM unnest($6::text[], $7::uuid[], $8::text[]) AS w(scope, user_id, key)
         -- One primary-key lookup per key, whatever the planner guesses about the array's size.
@@ -124,12 +131,13 @@ export async function loadStates(
   for (const u of row.unlocked ?? []) state(u.user_id).unlocked.add(u.achievement_id);
   const answers = new Map<string, StoredAnswer>();
   for (const a of row.answers ?? []) {
-    answers.set(a.slot, { requestHash: Buffer.from(a.request_hash, "hex"), response: a.response });
+    answers.set(answerKey(a.scope, a.user_id, a.key), {
+      requestHash: Buffer.from(a.request_hash, "hex"),
+      response: a.response,
+    });
   }
   return { states, answers };
 }
-
-export { answerKey };
 
 /** Writes everything a batch changed: one statement, one round trip, every table in it. */
 export async function writePlan(tx: Tx, w: Writes): Promise<void> {
