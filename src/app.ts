@@ -23,6 +23,8 @@ import { frameworkErrors, registerErrorHandling } from "./platform/http/errors.t
 import { registerObservability } from "./platform/http/observability.ts";
 import { registerOpenApi } from "./platform/http/openapi.ts";
 import { registerValidation } from "./platform/http/validation.ts";
+import { questRoutes } from "./quests/quests.routes.ts";
+import { streakRoutes } from "./streaks/streaks.routes.ts";
 import { VERSION } from "./version.ts";
 
 export interface AppDeps {
@@ -93,5 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(walletRoutes, { wallets: game.wallets, guards, adminUsers: identity.adminUsers });
   await app.register(progressRoutes, { progress: game.progress, guards, db, clock });
   await app.register(achievementRoutes, { achievements: game.achievements, guards });
+  await app.register(streakRoutes, { streaks: game.streaks, guards });
+  await app.register(questRoutes, { quests: game.quests, guards });
   return app;
 }

@@ -27,10 +27,23 @@ const OWNER_COLUMN: Record<string, string> = {
   idempotency_keys: "user_id",
   outbox: "user_id",
   user_achievements: "user_id",
+  user_streaks: "user_id",
+  user_streak_milestones: "user_id",
+  streak_protections: "user_id",
+  user_quests: "user_id",
 };
 const SYSTEM_ONLY = ["api_keys", "login_failures", "settings"];
 // Shared definitions: everyone reads them, only system transactions write them.
-const DEFINITIONS = ["currencies", "event_types", "rules", "rule_versions", "achievements"];
+const DEFINITIONS = [
+  "currencies",
+  "event_types",
+  "rules",
+  "rule_versions",
+  "achievements",
+  "streak_definitions",
+  "quest_pools",
+  "quest_templates",
+];
 
 describe("row-level security", () => {
   let ctx: TestContext;
@@ -39,7 +52,9 @@ describe("row-level security", () => {
   let b: { id: string };
 
   before(async () => {
-    ctx = await createTestContext({ packs: ["dietgame", "dietgame-achievements"] });
+    ctx = await createTestContext({
+      packs: ["dietgame", "dietgame-achievements", "dietgame-streaks-quests"],
+    });
     a = await registerPlayer(ctx.app);
     b = await registerPlayer(ctx.app);
     const admin = await createAdmin(ctx);
@@ -64,19 +79,33 @@ describe("row-level security", () => {
       payload: { name: "events", scopes: ["events:write"] },
     });
     const apiKey = key.json<{ key: string }>().key;
+    // Protection first: the admin token does not outlive the days below.
     for (const who of [a, b]) {
-      const sent = await ctx.app.inject({
+      const protection = await ctx.app.inject({
         method: "POST",
-        url: "/v1/events",
-        headers: { "x-api-key": apiKey },
-        payload: {
-          type: "meal.logged",
-          userId: who.id,
-          idempotencyKey: `rls-${who.id}`,
-          data: { mealType: "lunch" },
-        },
+        url: `/v1/admin/users/${who.id}/streak-protections`,
+        headers: { authorization: `Bearer ${admin.accessToken}` },
+        payload: { hours: 24 },
       });
-      assert.equal(sent.statusCode, 201, sent.body);
+      assert.equal(protection.statusCode, 201, protection.body);
+    }
+    // Three days of meals: a streak, quests, and the streak's first milestone.
+    for (let day = 0; day < 3; day++) {
+      for (const who of [a, b]) {
+        const sent = await ctx.app.inject({
+          method: "POST",
+          url: "/v1/events",
+          headers: { "x-api-key": apiKey },
+          payload: {
+            type: "meal.logged",
+            userId: who.id,
+            idempotencyKey: `rls-${who.id}-${day}`,
+            data: { mealType: "lunch" },
+          },
+        });
+        assert.equal(sent.statusCode, 201, sent.body);
+      }
+      ctx.clock.advance(86_400_000);
     }
     client = new pg.Client({ connectionString: ctx.ownerUrl });
     await client.connect();

@@ -2,18 +2,11 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { actorOf, currentUser, requestMeta, type Guards } from "../identity/guards.ts";
 import { problems } from "../platform/http/schemas.ts";
+import { DefinitionKey, JsonObject, Reward, Rewards } from "../engine/schemas.ts";
 import type { AchievementsService } from "./achievements.service.ts";
 
-const Key = Type.String({ pattern: "^[a-z0-9][a-z0-9_.-]{0,63}$" });
+const Key = DefinitionKey;
 const Rarity = Type.Enum(["common", "uncommon", "rare", "epic", "legendary"]);
-const Reward = Type.Object(
-  {
-    currency: Type.String({ pattern: "^[a-z][a-z0-9_]{1,31}$" }),
-    amount: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }),
-  },
-  { additionalProperties: false },
-);
-const JsonObject = Type.Record(Type.String({ maxLength: 200 }), Type.Unknown(), { maxProperties: 200 });
 const fields = {
   name: Type.String({ minLength: 1, maxLength: 100 }),
   description: Type.Optional(Type.String({ maxLength: 1000 })),
@@ -21,11 +14,12 @@ const fields = {
   rarity: Type.Optional(Rarity),
   icon: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
   color: Type.Optional(Type.Union([Type.String({ pattern: "^#[0-9A-Fa-f]{6}$" }), Type.Null()])),
-  rewards: Type.Optional(Type.Array(Reward, { maxItems: 10 })),
+  rewards: Type.Optional(Rewards),
   metric: Type.String({
-    pattern: "^[a-z][a-z0-9_.]*$",
+    pattern: "^[a-z][a-z0-9_.-]*$",
     maxLength: 120,
-    description: "level, stats.<counter>, earned.<currency> or balances.<currency>",
+    description:
+      "level, stats.<counter>, earned.<currency>, balances.<currency> or streaks.<key> (the longest it has been)",
   }),
   target: Type.Integer({ minimum: 1, maximum: 1_000_000_000_000 }),
   condition: Type.Optional(Type.Union([JsonObject, Type.Null()])),

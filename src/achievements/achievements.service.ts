@@ -1,11 +1,18 @@
-import { audit, type AuditActor, type RequestMeta } from "../audit/audit.service.ts";
-import { compileCondition, ConditionError } from "../engine/conditions.ts";
+import type { AuditActor, RequestMeta } from "../audit/audit.service.ts";
 import type { AchievementRow, Definitions } from "../engine/definitions.ts";
-import { metricValue, type PlayerState } from "../engine/plan.ts";
+import { emptyPlayerState, metricValue, type PlayerState } from "../engine/plan.ts";
 import { listWallets } from "../economy/ledger.store.ts";
 import type { Database, Tx } from "../platform/db/database.ts";
 import { totals } from "../progression/stats.store.ts";
-import { AppError, notFound } from "../platform/http/errors.ts";
+import { userStreaks } from "../streaks/streaks.store.ts";
+import {
+  checkCondition,
+  checkCurrencies,
+  checkWindow,
+  invalid,
+  saveKeyed,
+  type KeyedTable,
+} from "../engine/keyed-definitions.ts";
 
 export interface AchievementInput {
   key: string;
@@ -43,10 +50,55 @@ export const achievementView = (a: AchievementRow) => ({
   active: a.active,
 });
 
-const METRIC = /^(level|(stats|earned|balances)\.[a-z][a-z0-9_.]*)$/;
+const ACHIEVEMENTS: KeyedTable<AchievementRow, ReturnType<typeof achievementView>> = {
+  table: "achievements",
+  resource: "achievement",
+  label: "Achievement",
+  view: achievementView,
+  defaults: {
+    description: "",
+    category: "general",
+    rarity: "common",
+    icon: null,
+    color: null,
+    rewards: [],
+    condition: null,
+    hidden: false,
+    startsAt: null,
+    endsAt: null,
+    active: true,
+  },
+  columns: (a) => ({
+    key: a.key,
+    name: a.name,
+    description: a.description,
+    category: a.category,
+    rarity: a.rarity,
+    icon: a.icon,
+    color: a.color,
+    rewards: JSON.stringify(a.rewards),
+    metric: a.metric,
+    target: a.target,
+    condition: a.condition,
+    hidden: a.hidden,
+    starts_at: a.startsAt,
+    ends_at: a.endsAt,
+    active: a.active,
+  }),
+  async check(tx, a) {
+    if (!METRIC.test(a.metric)) {
+      throw invalid(
+        "metric must be level, stats.<counter>, earned.<currency>, balances.<currency> or streaks.<key>",
+        "body/metric",
+      );
+    }
+    checkCondition(a.condition);
+    checkWindow(a.startsAt, a.endsAt);
+    await checkCurrencies(tx, a.rewards, "body/rewards");
+  },
+};
 
-const invalid = (message: string, path: string) =>
-  new AppError("definition.invalid", message, { errors: [{ path, message }] });
+const METRIC = /^(level|(stats|earned|balances)\.[a-z][a-z0-9_.]*|streaks\.[a-z0-9][a-z0-9_.-]*)$/;
 
 /** Achievement definitions (admin) and each player's catalogue with progress. */
 export class AchievementsService {
@@ -64,76 +116,13 @@ export class AchievementsService {
   }
 
   /** Creates an achievement, or changes the given fields of an existing one (mode "update"). */
-  async save(
+  save(
     actor: AuditActor,
     meta: RequestMeta,
     input: AchievementInput | (Partial<AchievementInput> & { key: string }),
     mode: "create" | "update",
   ) {
-    if (input.metric !== undefined && !METRIC.test(input.metric)) {
-      throw invalid(
-        "metric must be level, stats.<counter>, earned.<currency> or balances.<currency>",
-        "body/metric",
-      );
-    }
-    try {
-      compileCondition(input.condition ?? null);
-    } catch (error) {
-      if (error instanceof ConditionError) throw invalid(`condition: ${error.message}`, "body/condition");
-      throw error;
-    }
-    const result = await this.db.asSystem(async (tx) => {
-      await this.checkCurrencies(tx, input.rewards ?? []);
-      const existing = await tx.maybeOne<AchievementRow>(
-        `SELECT * FROM achievements WHERE key = $1 FOR UPDATE`,
-        [input.key],
-      );
-      if (mode === "create" && existing !== undefined) {
-        throw new AppError("definition.exists", `Achievement ${input.key} exists`);
-      }
-      if (mode === "update" && existing === undefined) throw notFound("Achievement");
-      const merged = { ...(existing ? achievementView(existing) : {}), ...input } as AchievementInput;
-      const row = await tx.one<AchievementRow>(
-        `INSERT INTO achievements (key, name, description, category, rarity, icon, color, rewards, metric, target,
-           condition, hidden, starts_at, ends_at, active)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-         ON CONFLICT (key) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description,
-           category = EXCLUDED.category, rarity = EXCLUDED.rarity, icon = EXCLUDED.icon, color = EXCLUDED.color,
-           rewards = EXCLUDED.rewards, metric = EXCLUDED.metric, target = EXCLUDED.target,
-           condition = EXCLUDED.condition, hidden = EXCLUDED.hidden, starts_at = EXCLUDED.starts_at,
-           ends_at = EXCLUDED.ends_at, active = EXCLUDED.active, updated_at = now()
-         RETURNING *`,
-        [
-          merged.key,
-          merged.name,
-          merged.description ?? "",
-          merged.category ?? "general",
-          merged.rarity ?? "common",
-          merged.icon ?? null,
-          merged.color ?? null,
-          JSON.stringify(merged.rewards ?? []),
-          merged.metric,
-          merged.target,
-          merged.condition ?? null,
-          merged.hidden ?? false,
-          merged.startsAt ?? null,
-          merged.endsAt ?? null,
-          merged.active ?? true,
-        ],
-      );
-      await audit(tx, actor, meta, {
-        action: `achievement.${mode}d`,
-        resourceType: "achievement",
-        resourceId: row.key,
-        subjectUserId: null,
-        before: existing && achievementView(existing),
-        after: achievementView(row),
-      });
-      await this.definitions.announce(tx);
-      return achievementView(row);
-    });
-    this.definitions.invalidate();
-    return result;
+    return saveKeyed(this.db, this.definitions, ACHIEVEMENTS, { actor, meta }, input, mode);
   }
 
   /** The catalogue as one player sees it: unlocks, progress toward locked ones, hidden ones masked. */
@@ -185,25 +174,11 @@ export class AchievementsService {
     ]);
     const wallets = await listWallets(tx, userId);
     const stats = await totals(tx, userId);
-    return {
-      userId,
-      level: level?.level ?? 1,
-      timeZone: "UTC",
-      wallets: new Map(wallets.map((w) => [w.currency, { balance: w.balance, earned: w.lifetime_earned }])),
-      capTotals: new Map(),
-      daily: new Map(),
-      totals: new Map(Object.entries(stats)),
-      unlocked: new Set(),
-    };
-  }
-
-  private async checkCurrencies(tx: Tx, rewards: { currency: string }[]): Promise<void> {
-    const known = new Set(
-      (await tx.rows<{ code: string }>(`SELECT code FROM currencies`)).map((c) => c.code),
-    );
-    rewards.forEach((r, i) => {
-      if (!known.has(r.currency))
-        throw invalid(`Unknown currency ${r.currency}`, `body/rewards/${i}/currency`);
-    });
+    const streaks = await userStreaks(tx, userId);
+    const state = emptyPlayerState(userId, level?.level ?? 1, { timeZone: "UTC", dayStartHour: 0 });
+    for (const w of wallets) state.wallets.set(w.currency, { balance: w.balance, earned: w.lifetime_earned });
+    for (const [stat, value] of Object.entries(stats)) state.totals.set(stat, value);
+    for (const s of streaks) state.streaks.set(s.key, s.state);
+    return state;
   }
 }

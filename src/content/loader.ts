@@ -4,7 +4,10 @@ import { fileURLToPath } from "node:url";
 import { SYSTEM_META } from "../audit/audit.service.ts";
 import type { AchievementInput, AchievementsService } from "../achievements/achievements.service.ts";
 import type { DefinitionsService, EventTypeInput, RuleInput } from "../engine/definitions.service.ts";
-import type { Database } from "../platform/db/database.ts";
+import type { PoolDef } from "../engine/definitions.ts";
+import type { Database, Tx } from "../platform/db/database.ts";
+import type { QuestInput, QuestsService } from "../quests/quests.service.ts";
+import type { StreakInput, StreaksService } from "../streaks/streaks.service.ts";
 
 export const CONTENT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../content");
 
@@ -12,17 +15,48 @@ export interface ContentPack {
   name: string;
   version: number;
   description?: string;
-  currencies?: { code: string; name: string; description?: string; allowNegative?: boolean }[];
+  /** Packs whose definitions this one names; they are loaded first. */
+  requires?: string[];
+  currencies?: {
+    code: string;
+    name: string;
+    description?: string;
+    allowNegative?: boolean;
+    maxBalance?: number;
+  }[];
   eventTypes?: EventTypeInput[];
   rules?: RuleInput[];
   achievements?: AchievementInput[];
+  streaks?: StreakInput[];
+  questPools?: PoolDef[];
+  quests?: QuestInput[];
 }
 
+// Table names come from the code below, never from input.
+async function keys(tx: Tx, table: string): Promise<Set<string>> {
+  return new Set((await tx.rows<{ key: string }>(`SELECT key FROM ${table}`)).map((r) => r.key));
+}
+
+/** The packs in a directory, each after the packs it requires (otherwise by name). */
 export async function readPacks(dir = CONTENT_DIR): Promise<ContentPack[]> {
   const files = (await readdir(dir)).filter((f) => f.endsWith(".json")).sort();
-  return Promise.all(
+  const packs = await Promise.all(
     files.map(async (f) => JSON.parse(await readFile(path.join(dir, f), "utf8")) as ContentPack),
   );
+  const byName = new Map(packs.map((p) => [p.name, p]));
+  const ordered: ContentPack[] = [];
+  const visit = (pack: ContentPack, path: string[]) => {
+    if (ordered.includes(pack)) return;
+    if (path.includes(pack.name)) throw new Error(`content packs require each other: ${path.join(" → ")}`);
+    for (const name of pack.requires ?? []) {
+      const required = byName.get(name);
+      if (required === undefined) throw new Error(`content pack ${pack.name} requires missing pack ${name}`);
+      visit(required, [...path, pack.name]);
+    }
+    ordered.push(pack);
+  };
+  for (const pack of packs) visit(pack, []);
+  return ordered;
 }
 
 export interface LoadReport {
@@ -39,6 +73,8 @@ export interface LoadReport {
 export interface ContentServices {
   definitionsService: DefinitionsService;
   achievements: AchievementsService;
+  streaks: StreaksService;
+  quests: QuestsService;
 }
 
 export async function loadPack(
@@ -52,11 +88,15 @@ export async function loadPack(
     currencies: new Set((await tx.rows<{ code: string }>(`SELECT code FROM currencies`)).map((r) => r.code)),
     types: new Set((await tx.rows<{ key: string }>(`SELECT key FROM event_types`)).map((r) => r.key)),
     rules: new Set((await tx.rows<{ key: string }>(`SELECT key FROM rules`)).map((r) => r.key)),
-    achievements: new Set((await tx.rows<{ key: string }>(`SELECT key FROM achievements`)).map((r) => r.key)),
+    achievements: await keys(tx, "achievements"),
+    streaks: await keys(tx, "streak_definitions"),
+    pools: await keys(tx, "quest_pools"),
+    quests: await keys(tx, "quest_templates"),
   }));
   let created = 0;
   let skipped = 0;
-  // Order matters: rules name event types and currencies.
+  // Order matters: rules name event types and currencies; achievements may measure streaks; quests
+  // name pools.
   const steps = [
     ...(pack.currencies ?? []).map((c) => ({
       exists: existing.currencies.has(c.code),
@@ -73,6 +113,18 @@ export async function loadPack(
     ...(pack.achievements ?? []).map((a) => ({
       exists: existing.achievements.has(a.key),
       save: () => services.achievements.save(actor, SYSTEM_META, a, "create"),
+    })),
+    ...(pack.streaks ?? []).map((s) => ({
+      exists: existing.streaks.has(s.key),
+      save: () => services.streaks.save(actor, SYSTEM_META, s, "create"),
+    })),
+    ...(pack.questPools ?? []).map((p) => ({
+      exists: existing.pools.has(p.key),
+      save: () => services.quests.savePool(actor, SYSTEM_META, p, "create"),
+    })),
+    ...(pack.quests ?? []).map((q) => ({
+      exists: existing.quests.has(q.key),
+      save: () => services.quests.save(actor, SYSTEM_META, q, "create"),
     })),
   ];
   for (const step of steps) {

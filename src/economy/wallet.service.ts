@@ -110,6 +110,16 @@ export class WalletService {
         source: `admin:${actor.type === "system" ? "system" : actor.id}`,
         reference: a.idempotencyKey,
       };
+      const cap = snapshot.currencyCaps.get(a.currency);
+      if (cap !== undefined && a.amount > 0) {
+        const held = await tx.maybeOne<{ balance: number }>(
+          `SELECT balance FROM wallets WHERE user_id = $1 AND currency = $2`,
+          [userId, a.currency],
+        );
+        if ((held?.balance ?? 0) + a.amount > cap) {
+          throw new AppError("economy.balance_cap", `A player may hold at most ${cap} ${a.currency}`);
+        }
+      }
       const posted = a.amount > 0 ? await credit(tx, write) : await debit(tx, write);
       if (posted === undefined) {
         throw new AppError("economy.insufficient_funds", `The ${a.currency} balance cannot go below zero`);

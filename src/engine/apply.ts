@@ -3,8 +3,18 @@ import type { Tx } from "../platform/db/database.ts";
 import { AppError } from "../platform/http/errors.ts";
 import { dayKey } from "../platform/time/periods.ts";
 import type { Snapshot } from "./definitions.ts";
-import { capPeriod, Planner, type ApplyInput, type EventResult } from "./plan.ts";
+import {
+  capPeriod,
+  Planner,
+  questCadences,
+  questPeriodKey,
+  type ApplyInput,
+  type EventResult,
+} from "./plan.ts";
 import { loadStates, lockPlayers, writePlan } from "./state.store.ts";
+
+/** Event types Ludus emits itself; rules may listen to them. */
+const DERIVED_TYPES = ["level.up", "achievement.unlocked", "streak.extended", "quest.completed"];
 
 export { MAX_CASCADE_DEPTH, type ApplyInput, type EventResult } from "./plan.ts";
 
@@ -28,19 +38,24 @@ export class Engine {
     }
 
     // Exactly what to read: the counters, days and cap periods these events can touch.
-    const types = new Set([...inputs.map((i) => i.type), "level.up", "achievement.unlocked"]);
+    const types = new Set([...inputs.map((i) => i.type), ...DERIVED_TYPES]);
     const rules = [...types].flatMap((t) => snapshot.rulesByType.get(t) ?? []);
     const stats = new Set<string>();
     for (const t of types) stats.add(`events.${t}`).add(`client_events.${t}`);
     for (const r of rules) for (const c of r.counters) stats.add(c.stat);
     // Achievements measure counters too, and unlocking one is counted.
-    stats.add("achievements.unlocked");
+    stats.add("achievements.unlocked").add("quests.completed");
     for (const a of snapshot.achievements) if (a.metric.startsWith("stats.")) stats.add(a.metric.slice(6));
     const days = new Set<string>();
     const capPeriods = new Set<string>();
+    const questPeriods = new Set<string>();
+    const cadences = questCadences(snapshot);
     for (const input of inputs) {
-      const timeZone = locked.get(input.userId)!.time_zone;
-      days.add(dayKey(input.occurredAt, { timeZone }));
+      const player = locked.get(input.userId)!;
+      const timeZone = player.time_zone;
+      const calendar = { timeZone, dayStartHour: player.day_start_hour };
+      days.add(dayKey(input.occurredAt, calendar));
+      for (const c of cadences) questPeriods.add(questPeriodKey(c, input.occurredAt, calendar));
       for (const r of rules) {
         for (const cap of r.caps)
           capPeriods.add(`${cap.period}:${capPeriod(input.occurredAt, cap.period, timeZone)}`);
@@ -56,6 +71,9 @@ export class Engine {
       keys: inputs.flatMap((i) =>
         i.idempotencyKey === null ? [] : [{ scope: i.scope, userId: i.userId, key: i.idempotencyKey }],
       ),
+      questPeriods: [...questPeriods],
+      // Achievements and conditions may read streaks even when these events count for none.
+      streaks: snapshot.streaks.length > 0,
     });
 
     const planner = new Planner(snapshot, states, answers, this.clock.now());

@@ -2,17 +2,15 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { actorOf, currentUser, requestMeta, type Guards } from "../identity/guards.ts";
 import { problems, Timestamp, Uuid } from "../platform/http/schemas.ts";
-import type { DefinitionsService } from "./definitions.service.ts";
-import { EventKey } from "./schemas.ts";
+import type { CurrencyRow, DefinitionsService } from "./definitions.service.ts";
+import { CurrencyCode, EventKey, JsonObject } from "./schemas.ts";
 
 const Field = Type.String({
   pattern: "^data(\\.[A-Za-z0-9_]+)+$",
   maxLength: 100,
   description: "e.g. data.minutes",
 });
-const CurrencyCode = Type.String({ pattern: "^[a-z][a-z0-9_]{1,31}$" });
 const StatName = Type.String({ pattern: "^[a-z][a-z0-9_.]*$", maxLength: 100 });
-const JsonObject = Type.Record(Type.String({ maxLength: 200 }), Type.Unknown(), { maxProperties: 200 });
 
 const Award = Type.Object(
   {
@@ -101,6 +99,16 @@ const Currency = Type.Object({
   name: Type.String(),
   description: Type.Union([Type.String(), Type.Null()]),
   allowNegative: Type.Boolean(),
+  maxBalance: Type.Union([Type.Integer(), Type.Null()], {
+    description: "The most one player may hold; awards beyond it are cut",
+  }),
+});
+const currencyView = (c: CurrencyRow) => ({
+  code: c.code,
+  name: c.name,
+  description: c.description,
+  allowNegative: c.allow_negative,
+  maxBalance: c.max_balance,
 });
 const CreateCurrency = Type.Object(
   {
@@ -108,6 +116,7 @@ const CreateCurrency = Type.Object(
     name: Type.String({ minLength: 1, maxLength: 100 }),
     description: Type.Optional(Type.String({ maxLength: 1000 })),
     allowNegative: Type.Optional(Type.Boolean()),
+    maxBalance: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000_000 })),
   },
   { additionalProperties: false },
 );
@@ -329,12 +338,7 @@ export const definitionRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async () => ({
-      items: (await service.listCurrencies()).map((c) => ({
-        code: c.code,
-        name: c.name,
-        description: c.description,
-        allowNegative: c.allow_negative,
-      })),
+      items: (await service.listCurrencies()).map(currencyView),
     }),
   );
 
@@ -352,9 +356,7 @@ export const definitionRoutes: FastifyPluginAsyncTypebox<{
     },
     async (request, reply) => {
       const c = await service.createCurrency(...who(request), request.body);
-      return reply
-        .status(201)
-        .send({ code: c.code, name: c.name, description: c.description, allowNegative: c.allow_negative });
+      return reply.status(201).send(currencyView(c));
     },
   );
 

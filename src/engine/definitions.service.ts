@@ -68,6 +68,14 @@ export const ruleView = (r: RuleRow) => ({
 const invalid = (message: string, path: string) =>
   new AppError("definition.invalid", message, { errors: [{ path, message }] });
 
+export interface CurrencyRow {
+  code: string;
+  name: string;
+  description: string | null;
+  allow_negative: boolean;
+  max_balance: number | null;
+}
+
 /**
  * Admin management of event types, rules, currencies and the level curve. Everything is checked
  * when saved (schemas compile, conditions compile, currencies exist), so a bad definition is
@@ -258,8 +266,8 @@ export class DefinitionsService {
 
   listCurrencies() {
     return this.db.asSystem((tx) =>
-      tx.rows<{ code: string; name: string; description: string | null; allow_negative: boolean }>(
-        `SELECT code, name, description, allow_negative FROM currencies ORDER BY code`,
+      tx.rows<CurrencyRow>(
+        `SELECT code, name, description, allow_negative, max_balance FROM currencies ORDER BY code`,
       ),
     );
   }
@@ -267,18 +275,19 @@ export class DefinitionsService {
   async createCurrency(
     actor: AuditActor,
     meta: RequestMeta,
-    input: { code: string; name: string; description?: string; allowNegative?: boolean },
+    input: { code: string; name: string; description?: string; allowNegative?: boolean; maxBalance?: number },
   ) {
     return this.change(actor, meta, async (tx) => {
-      const row = await tx.maybeOne<{
-        code: string;
-        name: string;
-        description: string | null;
-        allow_negative: boolean;
-      }>(
-        `INSERT INTO currencies (code, name, description, allow_negative) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (code) DO NOTHING RETURNING code, name, description, allow_negative`,
-        [input.code, input.name, input.description ?? null, input.allowNegative ?? false],
+      const row = await tx.maybeOne<CurrencyRow>(
+        `INSERT INTO currencies (code, name, description, allow_negative, max_balance) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (code) DO NOTHING RETURNING code, name, description, allow_negative, max_balance`,
+        [
+          input.code,
+          input.name,
+          input.description ?? null,
+          input.allowNegative ?? false,
+          input.maxBalance ?? null,
+        ],
       );
       if (row === undefined) throw new AppError("definition.exists", `Currency ${input.code} exists`);
       return {

@@ -510,6 +510,7 @@ describe("definitions", () => {
       name: "Gems",
       description: "Shiny",
       allowNegative: false,
+      maxBalance: null,
     });
     const again = await asAdmin("POST", "/v1/admin/currencies", { code: "gems", name: "Gems" });
     assert.equal(again.statusCode, 409);

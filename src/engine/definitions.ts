@@ -93,8 +93,103 @@ export interface AchievementDef {
   endsAt: Date | null;
 }
 
+export interface Reward {
+  currency: string;
+  amount: number;
+}
+
+export interface StreakRow {
+  id: string;
+  key: string;
+  name: string;
+  description: string;
+  category: string;
+  cadence: Cadence;
+  event_types: string[];
+  condition: Record<string, unknown> | null;
+  grace_hours: number;
+  freeze_currency: string | null;
+  milestones: { count: number; rewards: Reward[] }[];
+  active: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface StreakDef {
+  id: string;
+  key: string;
+  name: string;
+  cadence: Cadence;
+  eventTypes: string[];
+  test: Predicate;
+  readsPlayer: boolean;
+  graceHours: number;
+  freezeCurrency: string | null;
+  /** Ascending by count. */
+  milestones: { count: number; rewards: Reward[] }[];
+}
+
+export type QuestCadence = Cadence | "special";
+
+export interface QuestRow {
+  id: string;
+  key: string;
+  name: string;
+  description: string;
+  category: string;
+  difficulty: "easy" | "medium" | "hard" | "epic" | "legendary";
+  cadence: QuestCadence;
+  starts_at: Date | null;
+  ends_at: Date | null;
+  target: number;
+  event_types: string[];
+  condition: Record<string, unknown> | null;
+  amount_field: string | null;
+  mode: "sum" | "max";
+  rewards: Reward[];
+  time_limit_hours: number | null;
+  pool: string | null;
+  active: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface QuestDef {
+  id: string;
+  key: string;
+  name: string;
+  cadence: QuestCadence;
+  startsAt: Date | null;
+  endsAt: Date | null;
+  target: number;
+  eventTypes: string[];
+  test: Predicate;
+  readsPlayer: boolean;
+  amountField: string | null;
+  mode: "sum" | "max";
+  rewards: Reward[];
+  timeLimitHours: number | null;
+  pool: string | null;
+}
+
+export interface PoolDef {
+  key: string;
+  name: string;
+  size: number;
+  rerolls: number;
+}
+
 export interface Snapshot {
   eventTypes: Map<string, EventTypeDef>;
+  /** Active streaks, and by the event types that count for them. */
+  streaks: StreakDef[];
+  streaksByType: Map<string, StreakDef[]>;
+  /** Active quest templates, and by the event types that advance them. */
+  quests: QuestDef[];
+  questsByType: Map<string, QuestDef[]>;
+  pools: Map<string, PoolDef>;
+  /** The most one player may hold, for currencies that have a ceiling. */
+  currencyCaps: Map<string, number>;
   /** Active achievements; each player's locked ones are checked after each of their events. */
   achievements: AchievementDef[];
   /** Active rules by event type, highest priority first. */
@@ -181,6 +276,48 @@ export function toAchievementDef(row: AchievementRow): AchievementDef {
   };
 }
 
+export function toStreakDef(row: StreakRow): StreakDef {
+  return {
+    id: row.id,
+    key: row.key,
+    name: row.name,
+    cadence: row.cadence,
+    eventTypes: row.event_types,
+    test: compileCondition(row.condition),
+    readsPlayer: readsPlayer(row.condition),
+    graceHours: row.grace_hours,
+    freezeCurrency: row.freeze_currency,
+    milestones: [...row.milestones].sort((a, b) => a.count - b.count),
+  };
+}
+
+export function toQuestDef(row: QuestRow): QuestDef {
+  return {
+    id: row.id,
+    key: row.key,
+    name: row.name,
+    cadence: row.cadence,
+    startsAt: row.starts_at,
+    endsAt: row.ends_at,
+    target: row.target,
+    eventTypes: row.event_types,
+    test: compileCondition(row.condition),
+    readsPlayer: readsPlayer(row.condition),
+    amountField: row.amount_field,
+    mode: row.mode,
+    rewards: row.rewards,
+    timeLimitHours: row.time_limit_hours,
+    pool: row.pool,
+  };
+}
+
+/** Groups definitions by each event type they listen to. */
+function byEventType<T extends { eventTypes: string[] }>(defs: T[]): Map<string, T[]> {
+  const map = new Map<string, T[]>();
+  for (const d of defs) for (const t of d.eventTypes) map.set(t, [...(map.get(t) ?? []), d]);
+  return map;
+}
+
 /**
  * Event types, rules, currencies and the level curve, cached in memory. A change made through the
  * admin API invalidates the cache here at once and on every other instance through NOTIFY.
@@ -255,7 +392,16 @@ export class Definitions {
     return this.db.asSystem(async (tx) => {
       const types = await tx.rows<EventTypeRow>(`SELECT * FROM event_types`);
       const rules = await tx.rows<RuleRow>(`SELECT * FROM rules WHERE active ORDER BY priority DESC, key`);
-      const currencies = await tx.rows<{ code: string }>(`SELECT code FROM currencies`);
+      const currencies = await tx.rows<{ code: string; max_balance: number | null }>(
+        `SELECT code, max_balance FROM currencies`,
+      );
+      const streaks = (
+        await tx.rows<StreakRow>(`SELECT * FROM streak_definitions WHERE active ORDER BY key`)
+      ).map(toStreakDef);
+      const quests = (await tx.rows<QuestRow>(`SELECT * FROM quest_templates WHERE active ORDER BY key`)).map(
+        toQuestDef,
+      );
+      const pools = await tx.rows<PoolDef>(`SELECT key, name, size, rerolls FROM quest_pools`);
       const achievements = await tx.rows<AchievementRow>(
         `SELECT * FROM achievements WHERE active ORDER BY key`,
       );
@@ -285,6 +431,14 @@ export class Definitions {
         eventTypes,
         rulesByType,
         currencies: new Set(currencies.map((c) => c.code)),
+        currencyCaps: new Map(
+          currencies.flatMap((c) => (c.max_balance === null ? [] : [[c.code, c.max_balance]])),
+        ),
+        streaks,
+        streaksByType: byEventType(streaks),
+        quests,
+        questsByType: byEventType(quests),
+        pools: new Map(pools.map((p) => [p.key, p])),
         achievements: achievements.map(toAchievementDef),
         curve: curve === undefined ? DEFAULT_CURVE : (JSON.parse(curve.value) as LevelCurve),
       };

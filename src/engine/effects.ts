@@ -31,6 +31,34 @@ export const EffectsSchema = Type.Object({
     }),
     { description: "Achievements unlocked by this event (and what it caused)" },
   ),
+  streaks: Type.Array(
+    Type.Object({
+      key: Type.String(),
+      name: Type.String(),
+      change: Type.Enum(["started", "extended", "restarted"], {
+        description: "started: first period; extended: the next one; restarted: the streak had broken",
+      }),
+      current: Type.Integer(),
+      longest: Type.Integer(),
+      frozen: Type.Integer({ description: "Freeze tokens spent on missed periods" }),
+      protected: Type.Integer({ description: "Missed periods forgiven by a protection window" }),
+      milestones: Type.Array(Type.Integer(), { description: "Milestones reached (and paid) now" }),
+      eventId: Type.String({ format: "uuid" }),
+    }),
+    { description: "Streaks this event counted for" },
+  ),
+  quests: Type.Array(
+    Type.Object({
+      key: Type.String(),
+      name: Type.String(),
+      period: Type.String({ description: "The quest's period key in the player's calendar, or 'special'" }),
+      progress: Type.Integer(),
+      target: Type.Integer(),
+      completed: Type.Boolean(),
+      eventId: Type.String({ format: "uuid" }),
+    }),
+    { description: "Quests this event advanced" },
+  ),
   derived: Type.Array(
     Type.Object({
       eventId: Type.String({ format: "uuid" }),

@@ -5,12 +5,17 @@ import { WalletService } from "../economy/wallet.service.ts";
 import type { Clock } from "../platform/clock.ts";
 import type { Database } from "../platform/db/database.ts";
 import { ProgressService } from "../progression/progress.service.ts";
+import { QuestsService } from "../quests/quests.service.ts";
+import { StreaksService } from "../streaks/streaks.service.ts";
 import { Engine } from "./apply.ts";
 import { Definitions } from "./definitions.ts";
 import { DefinitionsService } from "./definitions.service.ts";
 import { EventIntake } from "./intake.service.ts";
 
-/** The event engine with the features it writes to: progression, statistics and the ledger. */
+/**
+ * The event engine with the features it writes to: progression, statistics, the ledger,
+ * achievements, streaks and quests.
+ */
 export function createGame(db: Database, clock: Clock, logger: Logger, settings: Pick<Config, "events">) {
   const definitions = new Definitions(db, logger);
   const engine = new Engine(clock);
@@ -22,6 +27,8 @@ export function createGame(db: Database, clock: Clock, logger: Logger, settings:
     wallets: new WalletService(db, definitions),
     progress: new ProgressService(db, definitions),
     achievements: new AchievementsService(db, definitions),
+    streaks: new StreaksService(db, definitions, clock),
+    quests: new QuestsService(db, definitions, clock),
   };
 }
 

@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import { AppError } from "../platform/http/errors.ts";
 import { DEFAULT_CURVE } from "../progression/levels.ts";
 import { createSchemaCompiler, toRuleDef, type RuleRow, type Snapshot } from "./definitions.ts";
-import { Planner, type ApplyInput, type PlayerState } from "./plan.ts";
+import { emptyPlayerState, Planner, type ApplyInput, type PlayerState } from "./plan.ts";
 
 // The planner is the engine without I/O: these tests need no database.
 const ajv = createSchemaCompiler();
@@ -47,21 +47,19 @@ function snapshot(rules: RuleRow[]): Snapshot {
     ),
     rulesByType: new Map(types.map((t) => [t, rules.filter((r) => r.event_type === t).map(toRuleDef)])),
     currencies: new Set(["xp", "coins"]),
+    currencyCaps: new Map(),
     achievements: [],
+    streaks: [],
+    streaksByType: new Map(),
+    quests: [],
+    questsByType: new Map(),
+    pools: new Map(),
     curve: DEFAULT_CURVE,
   };
 }
 
-const player = (id = "00000000-0000-4000-8000-000000000001", timeZone = "Asia/Tokyo"): PlayerState => ({
-  userId: id,
-  level: 1,
-  timeZone,
-  wallets: new Map(),
-  capTotals: new Map(),
-  daily: new Map(),
-  totals: new Map(),
-  unlocked: new Set(),
-});
+const player = (id = "00000000-0000-4000-8000-000000000001", timeZone = "Asia/Tokyo"): PlayerState =>
+  emptyPlayerState(id, 1, { timeZone, dayStartHour: 0 });
 
 const meal = (over: Partial<ApplyInput> = {}): ApplyInput => ({
   type: "meal.logged",

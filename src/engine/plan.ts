@@ -1,12 +1,22 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { AppError } from "../platform/http/errors.ts";
-import { dayKey, periodAt } from "../platform/time/periods.ts";
+import { dayKey, periodAt, periodKey } from "../platform/time/periods.ts";
 import { levelForXp } from "../progression/levels.ts";
-import type { AwardSpec, RuleDef, Snapshot } from "./definitions.ts";
+import {
+  countingInstant,
+  stepStreak,
+  type Calendar,
+  type ProtectionWindow,
+  type StreakState,
+} from "../streaks/streak-logic.ts";
+import type { AwardSpec, QuestCadence, QuestDef, Reward, RuleDef, Snapshot } from "./definitions.ts";
 import type { AwardEffect, Effects, EventSource } from "./effects.ts";
 
-/** How many generations of derived events (level.up → …) one event may cause. */
-export const MAX_CASCADE_DEPTH = 3;
+/**
+ * How many generations of derived events one event may cause: meal.logged → streak.extended →
+ * quest.completed → achievement.unlocked → level.up is four.
+ */
+export const MAX_CASCADE_DEPTH = 5;
 
 export interface ApplyInput {
   id?: string;
@@ -33,10 +43,25 @@ export interface EventResult {
 }
 
 /** What the planner needs to know about a player, read after the player is locked. */
+export interface QuestState {
+  templateId: string;
+  periodKey: string;
+  status: "active" | "completed" | "rerolled";
+  progress: number;
+  target: number;
+  /** Events that happened in [startsAt, expiresAt) advance it. */
+  startsAt: Date;
+  expiresAt: Date;
+  assignedAt: Date;
+  completedAt: Date | null;
+  completedEventId: string | null;
+}
+
 export interface PlayerState {
   userId: string;
   level: number;
   timeZone: string;
+  dayStartHour: number;
   wallets: Map<string, { balance: number; earned: number }>;
   /** Paid so far per `${ruleId}|${currency}|${periodKey}`, for the periods of this batch. */
   capTotals: Map<string, number>;
@@ -45,6 +70,32 @@ export interface PlayerState {
   totals: Map<string, number>;
   /** Ids of the achievements the player has unlocked. */
   unlocked: Set<string>;
+  /** Streaks by streak key. */
+  streaks: Map<string, StreakState>;
+  /** Milestones paid, as `${streakId}|${count}`. */
+  milestones: Set<string>;
+  protections: (ProtectionWindow & { streakId: string | null })[];
+  /** The player's quests of the batch's periods, by `${templateId}|${periodKey}`. */
+  quests: Map<string, QuestState>;
+}
+
+/** A player with nothing loaded yet. */
+export function emptyPlayerState(userId: string, level: number, calendar: Calendar): PlayerState {
+  return {
+    userId,
+    level,
+    timeZone: calendar.timeZone,
+    dayStartHour: calendar.dayStartHour,
+    wallets: new Map(),
+    capTotals: new Map(),
+    daily: new Map(),
+    totals: new Map(),
+    unlocked: new Set(),
+    streaks: new Map(),
+    milestones: new Set(),
+    protections: [],
+    quests: new Map(),
+  };
 }
 
 export interface StoredAnswer {
@@ -58,7 +109,7 @@ export interface Writes {
   ledger: {
     userId: string;
     currency: string;
-    type: "earn" | "reward";
+    type: "earn" | "reward" | "spend";
     amount: number;
     balanceAfter: number;
     reason: string;
@@ -85,6 +136,19 @@ export interface Writes {
   progress: Map<string, { userId: string; level: number; counted: number }>;
   answers: { scope: string; userId: string; key: string; requestHash: Buffer; response: EventResult }[];
   unlocks: { userId: string; achievementId: string; eventId: string }[];
+  streaks: Map<string, { userId: string; streakId: string; state: StreakState }>;
+  milestones: { userId: string; streakId: string; count: number; eventId: string }[];
+  quests: Map<string, QuestState & { userId: string }>;
+}
+
+type OwnEffects = Pick<Effects, "awards" | "levelUps" | "achievements" | "streaks" | "quests">;
+
+interface LedgerNote {
+  type: "earn" | "reward" | "spend";
+  reason: string;
+  source: string;
+  reference: string;
+  metadata: Record<string, unknown>;
 }
 
 /** Reads a number at a dotted path such as "data.minutes" in the event; undefined if absent. */
@@ -132,8 +196,13 @@ export class Planner {
     progress: new Map(),
     answers: [],
     unlocks: [],
+    streaks: new Map(),
+    milestones: [],
+    quests: new Map(),
   };
   private readonly answered = new Map<string, { requestHash: Buffer; response: EventResult }>();
+  /** Recurring quest periods already assigned in this batch, as `${userId}|${cadence}|${key}`. */
+  private readonly assigned = new Set<string>();
 
   constructor(
     private readonly snapshot: Snapshot,
@@ -165,7 +234,16 @@ export class Planner {
       type: input.type,
       userId: input.userId,
       occurredAt: input.occurredAt.toISOString(),
-      effects: { awards: [], balances: {}, levelUps: [], counters: [], achievements: [], derived: [] },
+      effects: {
+        awards: [],
+        balances: {},
+        levelUps: [],
+        counters: [],
+        achievements: [],
+        streaks: [],
+        quests: [],
+        derived: [],
+      },
     };
     result.eventId = this.apply(input, player, result.effects, 0);
     if (slot !== undefined && key !== null) {
@@ -190,7 +268,7 @@ export class Planner {
   private checkClientCap(input: ApplyInput, player: PlayerState): void {
     const cap = this.snapshot.eventTypes.get(input.type)?.clientDailyCap;
     if (input.source !== "player" || cap === null || cap === undefined) return;
-    const day = dayKey(input.occurredAt, { timeZone: player.timeZone });
+    const day = dayKey(input.occurredAt, calendarOf(player));
     if ((player.daily.get(`client_events.${input.type}|${day}`) ?? 0) >= cap) {
       throw new AppError(
         "event.client_cap_reached",
@@ -202,23 +280,15 @@ export class Planner {
   /** Applies an event (and, depth permitting, what it derives); effects accumulate into `effects`. */
   private apply(input: ApplyInput, player: PlayerState, effects: Effects, depth: number): string {
     const eventId = input.id ?? randomUUID();
-    const zone = { timeZone: player.timeZone };
-    const day = dayKey(input.occurredAt, zone);
+    const calendar = calendarOf(player);
+    const day = dayKey(input.occurredAt, calendar);
     const event = {
       type: input.type,
       data: input.data,
       occurredAt: input.occurredAt.toISOString(),
       source: input.source,
     };
-    const own: {
-      awards: AwardEffect[];
-      levelUps: Effects["levelUps"];
-      achievements: Effects["achievements"];
-    } = {
-      awards: [],
-      levelUps: [],
-      achievements: [],
-    };
+    const own: OwnEffects = { awards: [], levelUps: [], achievements: [], streaks: [], quests: [] };
 
     const rules = this.snapshot.rulesByType.get(input.type) ?? [];
     const context = rules.some((r) => r.readsPlayer)
@@ -241,13 +311,16 @@ export class Planner {
           eventId,
         };
         if (amount > 0) {
-          award.balance = this.credit(player, spec.currency, amount, {
+          const paid = this.credit(player, spec.currency, amount, {
             type: "earn",
             reason: rule.name,
             source: `rule:${rule.key}`,
             reference: eventId,
             metadata: { ruleVersion: rule.version, eventType: input.type },
           });
+          award.amount = paid.amount;
+          award.balance = paid.balance;
+          award.capped ||= paid.amount < amount;
         }
         own.awards.push(award);
       }
@@ -278,15 +351,23 @@ export class Planner {
     }
     effects.counters.sort((a, b) => a.stat.localeCompare(b.stat) || a.day.localeCompare(b.day));
 
-    // Levels follow XP; achievements may pay XP, so levels are looked at again after them.
-    const derived: ApplyInput[] = this.levelUps(input, player, eventId, own);
+    // Streaks and quests see the counters; achievements see streaks, quests and levels. Levels
+    // follow XP, which achievements may pay, so levels are looked at again after them.
+    const full = { event, player: this.playerContext(player) };
+    const contextFor = (readsPlayer: boolean) => (readsPlayer ? full : { event });
+    this.assignQuests(player, input.occurredAt);
+    const derived: ApplyInput[] = this.countStreaks(input, player, eventId, own, contextFor);
+    derived.push(...this.advanceQuests(input, player, eventId, own, contextFor, day));
+    derived.push(...this.levelUps(input, player, eventId, own));
     derived.push(...this.unlockAchievements(input, player, eventId, own, day));
     derived.push(...this.levelUps(input, player, eventId, own));
-    effects.levelUps.push(...own.levelUps);
 
-    effects.awards.push(...own.awards);
     for (const a of own.awards) if (a.balance !== null) effects.balances[a.currency] = a.balance;
+    effects.awards.push(...own.awards);
+    effects.levelUps.push(...own.levelUps);
     effects.achievements.push(...own.achievements);
+    effects.streaks.push(...own.streaks);
+    effects.quests.push(...own.quests);
 
     this.writes.events.push({
       id: eventId,
@@ -336,18 +417,7 @@ export class Planner {
     const derived: ApplyInput[] = [];
     for (let l = previous + 1; l <= level; l++) {
       own.levelUps.push({ level: l, previousLevel: l - 1 });
-      derived.push({
-        type: "level.up",
-        userId: player.userId,
-        occurredAt: input.occurredAt,
-        data: { level: l, previousLevel: l - 1 },
-        source: "system",
-        sourceId: null,
-        idempotencyKey: null,
-        parentId: eventId,
-        scope: input.scope,
-        requestHash: input.requestHash,
-      });
+      derived.push(derive(input, eventId, "level.up", { level: l, previousLevel: l - 1 }));
     }
     if (level > previous) player.level = level;
     return derived;
@@ -361,7 +431,7 @@ export class Planner {
     input: ApplyInput,
     player: PlayerState,
     eventId: string,
-    own: { awards: AwardEffect[]; achievements: Effects["achievements"] },
+    own: OwnEffects,
     day: string,
   ): ApplyInput[] {
     const derived: ApplyInput[] = [];
@@ -378,38 +448,249 @@ export class Planner {
       player.unlocked.add(a.id);
       this.writes.unlocks.push({ userId: player.userId, achievementId: a.id, eventId });
       own.achievements.push({ key: a.key, name: a.name, rarity: a.rarity, eventId });
-      for (const reward of a.rewards) {
-        const balance = this.credit(player, reward.currency, reward.amount, {
-          type: "reward",
-          reason: `Achievement: ${a.name}`,
-          source: `achievement:${a.key}`,
+      this.reward(player, a.rewards, own, eventId, `Achievement: ${a.name}`, `achievement:${a.key}`, {
+        achievement: a.key,
+      });
+      this.count(player, "achievements.unlocked", 1, day);
+      derived.push(derive(input, eventId, "achievement.unlocked", { key: a.key }));
+    }
+    return derived;
+  }
+
+  /**
+   * Counts the event into the streaks it belongs to: a new period extends (or, after misses that
+   * protection and freeze tokens cannot cover, restarts) the streak, spends the tokens needed, pays
+   * milestones reached for the first time, and emits streak.extended.
+   */
+  private countStreaks(
+    input: ApplyInput,
+    player: PlayerState,
+    eventId: string,
+    own: OwnEffects,
+    contextFor: (readsPlayer: boolean) => unknown,
+  ): ApplyInput[] {
+    const derived: ApplyInput[] = [];
+    const calendar = calendarOf(player);
+    for (const s of this.snapshot.streaksByType.get(input.type) ?? []) {
+      if (!s.test(contextFor(s.readsPlayer))) continue;
+      const at = countingInstant(input.occurredAt, this.now, s.cadence, s.graceHours, calendar);
+      const tokens = s.freezeCurrency === null ? 0 : (player.wallets.get(s.freezeCurrency)?.balance ?? 0);
+      const protections = player.protections.filter((p) => p.streakId === null || p.streakId === s.id);
+      const step = stepStreak(player.streaks.get(s.key), at, s.cadence, calendar, { tokens, protections });
+      if (step.change === "none") continue;
+      if (step.frozen > 0 && s.freezeCurrency !== null) {
+        this.debit(player, s.freezeCurrency, step.frozen, {
+          type: "spend",
+          reason: `Streak freeze: ${s.name}`,
+          source: `streak:${s.key}`,
           reference: eventId,
-          metadata: { achievement: a.key },
-        });
-        own.awards.push({
-          rule: `achievement:${a.key}`,
-          currency: reward.currency,
-          amount: reward.amount,
-          balance,
-          capped: false,
-          eventId,
+          metadata: { streak: s.key, missedPeriods: step.frozen },
         });
       }
-      this.count(player, "achievements.unlocked", 1, day);
-      derived.push({
-        type: "achievement.unlocked",
+      player.streaks.set(s.key, step.state);
+      this.writes.streaks.set(`${player.userId}|${s.id}`, {
         userId: player.userId,
-        occurredAt: input.occurredAt,
-        data: { key: a.key },
-        source: "system",
-        sourceId: null,
-        idempotencyKey: null,
-        parentId: eventId,
-        scope: input.scope,
-        requestHash: input.requestHash,
+        streakId: s.id,
+        state: step.state,
+      });
+      const milestones: number[] = [];
+      for (const m of s.milestones) {
+        const slot = `${s.id}|${m.count}`;
+        if (step.state.current < m.count || player.milestones.has(slot)) continue;
+        player.milestones.add(slot);
+        this.writes.milestones.push({ userId: player.userId, streakId: s.id, count: m.count, eventId });
+        milestones.push(m.count);
+        this.reward(
+          player,
+          m.rewards,
+          own,
+          eventId,
+          `Streak milestone: ${s.name} ${m.count}`,
+          `streak:${s.key}`,
+          {
+            streak: s.key,
+            milestone: m.count,
+          },
+        );
+      }
+      own.streaks.push({
+        key: s.key,
+        name: s.name,
+        change: step.change,
+        current: step.state.current,
+        longest: step.state.longest,
+        frozen: step.frozen,
+        protected: step.protectedPeriods,
+        milestones,
+        eventId,
+      });
+      derived.push(
+        derive(input, eventId, "streak.extended", {
+          key: s.key,
+          current: step.state.current,
+          longest: step.state.longest,
+        }),
+      );
+    }
+    return derived;
+  }
+
+  /**
+   * Gives the player the quests of the periods containing `at` that they do not have yet: every
+   * template of the period, except that a pool hands out only `size` of its templates, picked by a
+   * hash of player, period and template (so any instance picks the same ones).
+   */
+  assignQuests(player: PlayerState, at: Date): void {
+    const calendar = calendarOf(player);
+    for (const cadence of questCadences(this.snapshot)) {
+      const key = questPeriodKey(cadence, at, calendar);
+      const slot = `${player.userId}|${cadence}|${key}`;
+      if (this.assigned.has(slot)) continue;
+      // Special quests depend on their own windows, so they are looked at for every instant.
+      if (cadence !== "special") this.assigned.add(slot);
+      const open = this.snapshot.quests.filter(
+        (q) =>
+          q.cadence === cadence &&
+          (q.startsAt === null || q.startsAt <= at) &&
+          (q.endsAt === null || at < q.endsAt),
+      );
+      if (open.length === 0) continue;
+      for (const q of this.pick(open, player, key)) {
+        if (!player.quests.has(`${q.id}|${key}`)) this.giveQuest(player, q, at);
+      }
+    }
+  }
+
+  /**
+   * Gives one quest for the period containing `at`. It runs from the period's start (from `at` for
+   * special quests) until the period ends, the template's window closes or the time limit counted
+   * from `at` runs out, whichever is first.
+   */
+  giveQuest(player: PlayerState, q: QuestDef, at: Date): QuestState {
+    const calendar = calendarOf(player);
+    const key = questPeriodKey(q.cadence, at, calendar);
+    const period = q.cadence === "special" ? undefined : periodAt(at, q.cadence, calendar);
+    const limits = [period?.end.getTime() ?? Infinity, q.endsAt?.getTime() ?? Infinity];
+    if (q.timeLimitHours !== null) limits.push(at.getTime() + q.timeLimitHours * 3_600_000);
+    const quest: QuestState = {
+      templateId: q.id,
+      periodKey: key,
+      status: "active",
+      progress: 0,
+      target: q.target,
+      startsAt: period?.start ?? at,
+      expiresAt: new Date(Math.min(...limits)),
+      assignedAt: at,
+      completedAt: null,
+      completedEventId: null,
+    };
+    this.saveQuest(player, quest);
+    return quest;
+  }
+
+  /** Records a changed quest of the player, in memory and for writing. */
+  saveQuest(player: PlayerState, quest: QuestState): void {
+    const id = `${quest.templateId}|${quest.periodKey}`;
+    player.quests.set(id, quest);
+    this.writes.quests.set(`${player.userId}|${id}`, { userId: player.userId, ...quest });
+  }
+
+  /** The templates a player gets for a period: all outside pools, and each pool's draw. */
+  private pick(open: QuestDef[], player: PlayerState, key: string): QuestDef[] {
+    const chosen = open.filter((q) => q.pool === null);
+    const pools = new Map<string, QuestDef[]>();
+    for (const q of open) if (q.pool !== null) pools.set(q.pool, [...(pools.get(q.pool) ?? []), q]);
+    for (const [pool, templates] of pools) {
+      // A pool already drawn for this period (rerolls included) is left as it is.
+      if (templates.some((q) => player.quests.has(`${q.id}|${key}`))) continue;
+      const size = this.snapshot.pools.get(pool)?.size ?? templates.length;
+      chosen.push(...drawOrder(templates, player.userId, key).slice(0, size));
+    }
+    return chosen;
+  }
+
+  /** Advances the player's active quests that this event counts for; completion pays once. */
+  private advanceQuests(
+    input: ApplyInput,
+    player: PlayerState,
+    eventId: string,
+    own: OwnEffects,
+    contextFor: (readsPlayer: boolean) => unknown,
+    day: string,
+  ): ApplyInput[] {
+    const derived: ApplyInput[] = [];
+    const calendar = calendarOf(player);
+    for (const q of this.snapshot.questsByType.get(input.type) ?? []) {
+      const key = questPeriodKey(q.cadence, input.occurredAt, calendar);
+      const quest = player.quests.get(`${q.id}|${key}`);
+      if (
+        quest === undefined ||
+        quest.status !== "active" ||
+        input.occurredAt < quest.startsAt ||
+        input.occurredAt >= quest.expiresAt ||
+        !q.test(contextFor(q.readsPlayer))
+      ) {
+        continue;
+      }
+      const amount = q.amountField === null ? 1 : Math.floor(readNumber(input, q.amountField) ?? 0);
+      if (amount <= 0) continue;
+      const reached = q.mode === "sum" ? quest.progress + amount : Math.max(quest.progress, amount);
+      const progress = Math.min(quest.target, reached);
+      if (progress === quest.progress) continue;
+      quest.progress = progress;
+      const completed = progress >= quest.target;
+      if (completed) {
+        quest.status = "completed";
+        quest.completedAt = input.occurredAt;
+        quest.completedEventId = eventId;
+        this.reward(player, q.rewards, own, eventId, `Quest: ${q.name}`, `quest:${q.key}`, {
+          quest: q.key,
+          period: key,
+        });
+        this.count(player, "quests.completed", 1, day);
+        derived.push(derive(input, eventId, "quest.completed", { key: q.key, period: key }));
+      }
+      this.saveQuest(player, quest);
+      own.quests.push({
+        key: q.key,
+        name: q.name,
+        period: key,
+        progress,
+        target: quest.target,
+        completed,
+        eventId,
       });
     }
     return derived;
+  }
+
+  /** Pays rewards through the ledger and lists them among the event's awards. */
+  private reward(
+    player: PlayerState,
+    rewards: Reward[],
+    own: OwnEffects,
+    eventId: string,
+    reason: string,
+    source: string,
+    metadata: Record<string, unknown>,
+  ): void {
+    for (const r of rewards) {
+      const paid = this.credit(player, r.currency, r.amount, {
+        type: "reward",
+        reason,
+        source,
+        reference: eventId,
+        metadata,
+      });
+      own.awards.push({
+        rule: source,
+        currency: r.currency,
+        amount: paid.amount,
+        balance: paid.balance,
+        capped: paid.amount < r.amount,
+        eventId,
+      });
+    }
   }
 
   private count(player: PlayerState, stat: string, amount: number, day: string): void {
@@ -449,31 +730,42 @@ export class Planner {
     return { amount, capped };
   }
 
+  /**
+   * Credits a wallet, cut to the room left under the currency's ceiling if it has one. Returns what
+   * was paid and the balance after.
+   */
   private credit(
     player: PlayerState,
     currency: string,
     amount: number,
-    entry: {
-      type: "earn" | "reward";
-      reason: string;
-      source: string;
-      reference: string;
-      metadata: Record<string, unknown>;
-    },
-  ): number {
+    entry: LedgerNote,
+  ): { amount: number; balance: number } {
+    const cap = this.snapshot.currencyCaps.get(currency);
+    const balance = player.wallets.get(currency)?.balance ?? 0;
+    const paid = cap === undefined ? amount : Math.min(amount, Math.max(0, cap - balance));
+    if (paid <= 0) return { amount: 0, balance };
+    return { amount: paid, balance: this.post(player, currency, paid, paid, entry) };
+  }
+
+  /** Takes from a wallet; the caller has checked the balance covers it. */
+  private debit(player: PlayerState, currency: string, amount: number, entry: LedgerNote): number {
+    return this.post(player, currency, -amount, 0, entry);
+  }
+
+  private post(player: PlayerState, currency: string, delta: number, earned: number, entry: LedgerNote) {
     const wallet = player.wallets.get(currency) ?? { balance: 0, earned: 0 };
-    wallet.balance += amount;
-    wallet.earned += amount;
+    wallet.balance += delta;
+    wallet.earned += earned;
     player.wallets.set(currency, wallet);
     const slot = `${player.userId}|${currency}`;
     const w = this.writes.wallets.get(slot) ?? { userId: player.userId, currency, delta: 0, earned: 0 };
-    w.delta += amount;
-    w.earned += amount;
+    w.delta += delta;
+    w.earned += earned;
     this.writes.wallets.set(slot, w);
     this.writes.ledger.push({
       userId: player.userId,
       currency,
-      amount,
+      amount: delta,
       balanceAfter: wallet.balance,
       ...entry,
     });
@@ -497,12 +789,70 @@ export class Planner {
       balances: Object.fromEntries([...player.wallets].map(([c, w]) => [c, w.balance])),
       earned: Object.fromEntries([...player.wallets].map(([c, w]) => [c, w.earned])),
       stats: Object.fromEntries(player.totals),
+      streaks: Object.fromEntries(
+        [...player.streaks].map(([k, s]) => [k, { current: s.current, longest: s.longest }]),
+      ),
       now: this.now.toISOString(),
     };
   }
 }
 
-/** A player's value of an achievement metric: level, stats.<counter>, earned.<currency>, balances.<currency>. */
+export const calendarOf = (player: PlayerState): Calendar => ({
+  timeZone: player.timeZone,
+  dayStartHour: player.dayStartHour,
+});
+
+/** An event Ludus emits because of another: recorded, applied, and listed among its effects. */
+function derive(
+  input: ApplyInput,
+  parentId: string,
+  type: string,
+  data: Record<string, unknown>,
+): ApplyInput {
+  return {
+    type,
+    userId: input.userId,
+    occurredAt: input.occurredAt,
+    data,
+    source: "system",
+    sourceId: null,
+    idempotencyKey: null,
+    parentId,
+    scope: input.scope,
+    requestHash: input.requestHash,
+  };
+}
+
+const cadenceCache = new WeakMap<Snapshot, QuestCadence[]>();
+
+/** The cadences that have active quest templates. */
+export function questCadences(snapshot: Snapshot): QuestCadence[] {
+  let cadences = cadenceCache.get(snapshot);
+  if (cadences === undefined) {
+    cadences = [...new Set(snapshot.quests.map((q) => q.cadence))];
+    cadenceCache.set(snapshot, cadences);
+  }
+  return cadences;
+}
+
+/** The key of a quest period containing `at`: a calendar period's, or "special". */
+export function questPeriodKey(cadence: QuestCadence, at: Date, calendar: Calendar): string {
+  return cadence === "special" ? "special" : periodKey(at, cadence, calendar);
+}
+
+/** A pool's templates in the order a player draws them for a period. */
+export function drawOrder(templates: QuestDef[], userId: string, key: string): QuestDef[] {
+  const weight = (q: QuestDef) => createHash("sha256").update(`${userId}|${key}|${q.key}`).digest("hex");
+  return templates
+    .map((q) => ({ q, w: weight(q) }))
+    .sort((a, b) => (a.w < b.w ? -1 : a.w > b.w ? 1 : 0))
+    .map((x) => x.q);
+}
+
+/**
+ * A player's value of an achievement metric: level, stats.<counter>, earned.<currency>,
+ * balances.<currency>, or streaks.<key> (the longest that streak has been).
+ */
 export function metricValue(player: PlayerState, metric: string): number {
   if (metric === "level") return player.level;
   const dot = metric.indexOf(".");
@@ -511,6 +861,7 @@ export function metricValue(player: PlayerState, metric: string): number {
   if (kind === "stats") return player.totals.get(name) ?? 0;
   if (kind === "earned") return player.wallets.get(name)?.earned ?? 0;
   if (kind === "balances") return player.wallets.get(name)?.balance ?? 0;
+  if (kind === "streaks") return player.streaks.get(name)?.longest ?? 0;
   return 0;
 }
 

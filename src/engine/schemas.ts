@@ -1,8 +1,25 @@
-import { Type } from "typebox";
+import { Type, type TSchema } from "typebox";
 import { Timestamp, Uuid } from "../platform/http/schemas.ts";
 import { EffectsSchema } from "./effects.ts";
 
 export const EventKey = Type.String({ pattern: "^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*$", maxLength: 64 });
+/** Keys of definitions addressed by key: achievements, streaks, quests, pools. */
+export const DefinitionKey = Type.String({ pattern: "^[a-z0-9][a-z0-9_.-]{0,63}$" });
+export const CurrencyCode = Type.String({ pattern: "^[a-z][a-z0-9_]{1,31}$" });
+export const JsonObject = Type.Record(Type.String({ maxLength: 200 }), Type.Unknown(), {
+  maxProperties: 200,
+});
+export const Condition = Type.Union([JsonObject, Type.Null()], {
+  description: "MongoDB-style query over {event, player}",
+});
+export const Reward = Type.Object(
+  { currency: CurrencyCode, amount: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }) },
+  { additionalProperties: false },
+);
+export const Rewards = Type.Array(Reward, { maxItems: 10 });
+export const Nullable = <T extends TSchema>(schema: T, options: { description?: string } = {}) =>
+  Type.Union([schema, Type.Null()], options);
+
 export const IdempotencyKey = Type.String({ minLength: 1, maxLength: 200, pattern: "^[\\x21-\\x7e]+$" });
 
 export const EventBody = Type.Object(

@@ -1,11 +1,18 @@
 import type { Tx } from "../platform/db/database.ts";
-import { answerKey, type PlayerState, type StoredAnswer, type Writes } from "./plan.ts";
+import {
+  PROTECTIONS_SQL,
+  toStreakState,
+  USER_STREAKS_SQL,
+  type UserStreakRow,
+} from "../streaks/streaks.store.ts";
+import { answerKey, emptyPlayerState, type PlayerState, type StoredAnswer, type Writes } from "./plan.ts";
 
 export interface LockedRow {
   id: string;
   usable: boolean;
   level: number | null;
   time_zone: string;
+  day_start_hour: number;
 }
 
 /**
@@ -20,7 +27,8 @@ export async function lockPlayers(tx: Tx, userIds: string[]): Promise<Map<string
   const locked = await tx.rows<LockedRow>(
     `SELECT p.user_id AS id, p.level,
             (SELECT u.is_active AND u.deleted_at IS NULL FROM users u WHERE u.id = p.user_id) AS usable,
-            coalesce((SELECT pr.time_zone FROM user_profiles pr WHERE pr.user_id = p.user_id), 'UTC') AS time_zone
+            coalesce((SELECT pr.time_zone FROM user_profiles pr WHERE pr.user_id = p.user_id), 'UTC') AS time_zone,
+            coalesce((SELECT pr.day_start_hour FROM user_profiles pr WHERE pr.user_id = p.user_id), 0) AS day_start_hour
      FROM user_progress p WHERE p.user_id = ANY($1::uuid[]) ORDER BY p.user_id FOR UPDATE`,
     [ids],
   );
@@ -36,7 +44,8 @@ export async function lockPlayers(tx: Tx, userIds: string[]): Promise<Map<string
          RETURNING user_id, level
        )
        SELECT u.id, u.usable, (SELECT p.level FROM p WHERE p.user_id = u.id) AS level,
-              coalesce((SELECT pr.time_zone FROM user_profiles pr WHERE pr.user_id = u.id), 'UTC') AS time_zone
+              coalesce((SELECT pr.time_zone FROM user_profiles pr WHERE pr.user_id = u.id), 'UTC') AS time_zone,
+              coalesce((SELECT pr.day_start_hour FROM user_profiles pr WHERE pr.user_id = u.id), 0) AS day_start_hour
        FROM u`,
       [missing],
     );
@@ -59,6 +68,10 @@ export async function loadStates(
     capPeriods: string[];
     allTotals: boolean;
     keys: { scope: string; userId: string; key: string }[];
+    /** Keys of the quest periods the batch touches ("special" included when there are such quests). */
+    questPeriods: string[];
+    /** Whether streak state (rows, milestones, protections) is needed at all. */
+    streaks: boolean;
   },
 ): Promise<{ states: Map<string, PlayerState>; answers: Map<string, StoredAnswer> }> {
   const row = await tx.one<{
@@ -76,6 +89,24 @@ export async function loadStates(
         }[]
       | null;
     unlocked: { user_id: string; achievement_id: string }[] | null;
+    streaks: UserStreakRow[] | null;
+    milestones: { user_id: string; slot: string }[] | null;
+    protections: { user_id: string; streak_id: string | null; starts_at: string; ends_at: string }[] | null;
+    quests:
+      | {
+          user_id: string;
+          template_id: string;
+          period_key: string;
+          status: "active" | "completed" | "rerolled";
+          progress: number;
+          target: number;
+          starts_at: string;
+          expires_at: string;
+          assigned_at: string;
+          completed_at: string | null;
+          completed_event_id: string | null;
+        }[]
+      | null;
   }>(
     `SELECT
        (SELECT json_agg(json_build_object('user_id', user_id, 'currency', currency, 'balance', balance,
@@ -97,7 +128,15 @@ export async function loadStates(
           SELECT * FROM idempotency_keys i WHERE i.scope = w.scope AND i.user_id = w.user_id AND i.key = w.key
         ) k) AS answers,
        (SELECT json_agg(json_build_object('user_id', user_id, 'achievement_id', achievement_id))
-        FROM user_achievements WHERE user_id = ANY($1::uuid[])) AS unlocked`,
+        FROM user_achievements WHERE user_id = ANY($1::uuid[])) AS unlocked,
+       (SELECT json_agg(s) FROM (${USER_STREAKS_SQL} WHERE $10 AND us.user_id = ANY($1::uuid[])) s) AS streaks,
+       (SELECT json_agg(json_build_object('user_id', user_id, 'slot', streak_id || '|' || count))
+        FROM user_streak_milestones WHERE $10 AND user_id = ANY($1::uuid[])) AS milestones,
+       (SELECT json_agg(p) FROM (${PROTECTIONS_SQL} AND $10 AND user_id = ANY($1::uuid[])) p) AS protections,
+       (SELECT json_agg(q) FROM (
+          SELECT user_id, template_id, period_key, status, progress, target, starts_at, expires_at, assigned_at,
+                 completed_at, completed_event_id
+          FROM user_quests WHERE user_id = ANY($1::uuid[]) AND period_key = ANY($9::text[])) q) AS quests`,
     [
       players.map((p) => p.id),
       wanted.stats,
@@ -107,20 +146,16 @@ export async function loadStates(
       wanted.keys.map((k) => k.scope),
       wanted.keys.map((k) => k.userId),
       wanted.keys.map((k) => k.key),
+      wanted.questPeriods,
+      wanted.streaks,
     ],
   );
   const states = new Map<string, PlayerState>();
   for (const p of players) {
-    states.set(p.id, {
-      userId: p.id,
-      level: p.level ?? 1,
-      timeZone: p.time_zone,
-      wallets: new Map(),
-      capTotals: new Map(),
-      daily: new Map(),
-      totals: new Map(),
-      unlocked: new Set(),
-    });
+    states.set(
+      p.id,
+      emptyPlayerState(p.id, p.level ?? 1, { timeZone: p.time_zone, dayStartHour: p.day_start_hour }),
+    );
   }
   const state = (id: string) => states.get(id)!;
   for (const w of row.wallets ?? [])
@@ -129,6 +164,29 @@ export async function loadStates(
   for (const d of row.daily ?? []) state(d.user_id).daily.set(d.slot, d.value);
   for (const t of row.totals ?? []) state(t.user_id).totals.set(t.stat, t.value);
   for (const u of row.unlocked ?? []) state(u.user_id).unlocked.add(u.achievement_id);
+  for (const s of row.streaks ?? []) state(s.user_id).streaks.set(s.key, toStreakState(s));
+  for (const m of row.milestones ?? []) state(m.user_id).milestones.add(m.slot);
+  for (const p of row.protections ?? []) {
+    state(p.user_id).protections.push({
+      streakId: p.streak_id,
+      startsAt: new Date(p.starts_at),
+      endsAt: new Date(p.ends_at),
+    });
+  }
+  for (const q of row.quests ?? []) {
+    state(q.user_id).quests.set(`${q.template_id}|${q.period_key}`, {
+      templateId: q.template_id,
+      periodKey: q.period_key,
+      status: q.status,
+      progress: q.progress,
+      target: q.target,
+      startsAt: new Date(q.starts_at),
+      expiresAt: new Date(q.expires_at),
+      assignedAt: new Date(q.assigned_at),
+      completedAt: q.completed_at === null ? null : new Date(q.completed_at),
+      completedEventId: q.completed_event_id,
+    });
+  }
   const answers = new Map<string, StoredAnswer>();
   for (const a of row.answers ?? []) {
     answers.set(answerKey(a.scope, a.user_id, a.key), {
@@ -148,6 +206,8 @@ export async function writePlan(tx: Tx, w: Writes): Promise<void> {
   const daily = [...w.daily.values()];
   const totals = [...w.totals.values()];
   const progress = [...w.progress.values()];
+  const streaks = [...w.streaks.values()];
+  const quests = [...w.quests.values()];
   await tx.exec(
     `WITH
      w AS (
@@ -202,6 +262,31 @@ export async function writePlan(tx: Tx, w: Writes): Promise<void> {
      a AS (
        INSERT INTO user_achievements (user_id, achievement_id, event_id)
        SELECT * FROM unnest($46::uuid[], $47::uuid[], $48::uuid[])
+     ),
+     s AS (
+       INSERT INTO user_streaks (user_id, streak_id, current, longest, last_period, time_zone, day_start_hour,
+                                 started_at, last_event_at, freezes_used)
+       SELECT * FROM unnest($49::uuid[], $50::uuid[], $51::int[], $52::int[], $53::int[], $54::text[], $55::smallint[],
+                            $56::timestamptz[], $57::timestamptz[], $58::int[])
+       ON CONFLICT (user_id, streak_id) DO UPDATE SET current = EXCLUDED.current, longest = EXCLUDED.longest,
+         last_period = EXCLUDED.last_period, time_zone = EXCLUDED.time_zone, day_start_hour = EXCLUDED.day_start_hour,
+         started_at = EXCLUDED.started_at, last_event_at = EXCLUDED.last_event_at,
+         freezes_used = EXCLUDED.freezes_used, updated_at = now()
+     ),
+     m AS (
+       INSERT INTO user_streak_milestones (user_id, streak_id, count, event_id)
+       SELECT * FROM unnest($59::uuid[], $60::uuid[], $61::int[], $62::uuid[])
+     ),
+     q AS (
+       -- Players are locked, so the planner saw every row; a conflict can only be a quest just
+       -- assigned by a reader (GET /v1/me/quests), which holds nothing the planner did not.
+       INSERT INTO user_quests (user_id, template_id, period_key, status, progress, target, starts_at, expires_at,
+                                assigned_at, completed_at, completed_event_id)
+       SELECT * FROM unnest($63::uuid[], $64::uuid[], $65::text[], $66::text[], $67::bigint[], $68::bigint[],
+                            $69::timestamptz[], $70::timestamptz[], $71::timestamptz[], $72::timestamptz[], $73::uuid[])
+       ON CONFLICT (user_id, template_id, period_key) DO UPDATE SET status = EXCLUDED.status,
+         progress = EXCLUDED.progress, completed_at = EXCLUDED.completed_at,
+         completed_event_id = EXCLUDED.completed_event_id, updated_at = now()
      )
      UPDATE user_progress p SET level = x.level, events_count = p.events_count + x.counted, updated_at = now()
      FROM unnest($42::uuid[], $43::int[], $44::int[]) AS x(user_id, level, counted)
@@ -256,6 +341,31 @@ export async function writePlan(tx: Tx, w: Writes): Promise<void> {
       w.unlocks.map((x) => x.userId),
       w.unlocks.map((x) => x.achievementId),
       w.unlocks.map((x) => x.eventId),
+      streaks.map((x) => x.userId),
+      streaks.map((x) => x.streakId),
+      streaks.map((x) => x.state.current),
+      streaks.map((x) => x.state.longest),
+      streaks.map((x) => x.state.lastPeriod),
+      streaks.map((x) => x.state.calendar.timeZone),
+      streaks.map((x) => x.state.calendar.dayStartHour),
+      streaks.map((x) => x.state.startedAt),
+      streaks.map((x) => x.state.lastEventAt),
+      streaks.map((x) => x.state.freezesUsed),
+      w.milestones.map((x) => x.userId),
+      w.milestones.map((x) => x.streakId),
+      w.milestones.map((x) => x.count),
+      w.milestones.map((x) => x.eventId),
+      quests.map((x) => x.userId),
+      quests.map((x) => x.templateId),
+      quests.map((x) => x.periodKey),
+      quests.map((x) => x.status),
+      quests.map((x) => x.progress),
+      quests.map((x) => x.target),
+      quests.map((x) => x.startsAt),
+      quests.map((x) => x.expiresAt),
+      quests.map((x) => x.assignedAt),
+      quests.map((x) => x.completedAt),
+      quests.map((x) => x.completedEventId),
     ],
   );
 }

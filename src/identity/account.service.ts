@@ -15,6 +15,7 @@ export interface ProfileChanges {
   avatarUrl?: string | null;
   bio?: string | null;
   timeZone?: string;
+  dayStartHour?: number;
   locale?: string;
 }
 

@@ -71,7 +71,13 @@ describe("my account (/v1/me)", () => {
       assert.equal(body.role, "player");
       assert.equal(body.isActive, true);
       assert.equal(body.deletedAt, null);
-      assert.deepEqual(body.profile, { avatarUrl: null, bio: null, timeZone: "UTC", locale: "en" });
+      assert.deepEqual(body.profile, {
+        avatarUrl: null,
+        bio: null,
+        timeZone: "UTC",
+        dayStartHour: 0,
+        locale: "en",
+      });
       assert.ok(!res.body.includes("argon2"), "no password hash in the answer");
       assert.ok(!/password/i.test(res.body), "no password field in the answer");
     });
@@ -150,6 +156,7 @@ describe("my account (/v1/me)", () => {
       assert.deepEqual((await getMe(player.accessToken)).json<UserBody>().profile, {
         avatarUrl: null,
         bio: null,
+        dayStartHour: 0,
         timeZone: "UTC",
         locale: "en",
       });

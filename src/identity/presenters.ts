@@ -12,7 +12,13 @@ export interface UserView {
   lastLoginAt: string | null;
   createdAt: string;
   deletedAt: string | null;
-  profile: { avatarUrl: string | null; bio: string | null; timeZone: string; locale: string };
+  profile: {
+    avatarUrl: string | null;
+    bio: string | null;
+    timeZone: string;
+    dayStartHour: number;
+    locale: string;
+  };
 }
 
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
@@ -29,7 +35,13 @@ export function userView(u: UserRow): UserView {
     lastLoginAt: iso(u.last_login_at),
     createdAt: u.created_at.toISOString(),
     deletedAt: iso(u.deleted_at),
-    profile: { avatarUrl: u.avatar_url, bio: u.bio, timeZone: u.time_zone, locale: u.locale },
+    profile: {
+      avatarUrl: u.avatar_url,
+      bio: u.bio,
+      timeZone: u.time_zone,
+      dayStartHour: u.day_start_hour,
+      locale: u.locale,
+    },
   };
 }
 

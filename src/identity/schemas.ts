@@ -20,6 +20,7 @@ export const Profile = Type.Object({
   avatarUrl: Type.Union([Type.String(), Type.Null()]),
   bio: Type.Union([Type.String(), Type.Null()]),
   timeZone: Type.String(),
+  dayStartHour: Type.Integer({ description: "Hour (0–23) at which the player's day begins" }),
   locale: Type.String(),
 });
 
@@ -89,6 +90,13 @@ export const UpdateMeBody = Type.Object(
     avatarUrl: Type.Optional(Type.Union([Type.String({ format: "uri", maxLength: 2048 }), Type.Null()])),
     bio: Type.Optional(Type.Union([Type.String({ maxLength: 2000 }), Type.Null()])),
     timeZone: Type.Optional(TimeZone),
+    dayStartHour: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 23,
+        description: "Hour at which the player's day begins, for daily statistics, quests and streaks",
+      }),
+    ),
     locale: Type.Optional(Locale),
   },
   { additionalProperties: false, minProperties: 1 },

@@ -19,12 +19,14 @@ export interface UserRow {
   avatar_url: string | null;
   bio: string | null;
   time_zone: string;
+  day_start_hour: number;
   locale: string;
   cursor_at: string;
 }
 
 const SELECT_USER = `
-  SELECT u.*, p.avatar_url, p.bio, coalesce(p.time_zone, 'UTC') AS time_zone, coalesce(p.locale, 'en') AS locale,
+  SELECT u.*, p.avatar_url, p.bio, coalesce(p.time_zone, 'UTC') AS time_zone,
+         coalesce(p.day_start_hour, 0) AS day_start_hour, coalesce(p.locale, 'en') AS locale,
          u.created_at::text AS cursor_at
   FROM users u LEFT JOIN user_profiles p ON p.user_id = u.id`;
 
@@ -114,7 +116,13 @@ export async function updateUser(
 export async function updateProfile(
   tx: Tx,
   userId: string,
-  changes: { avatarUrl?: string | null; bio?: string | null; timeZone?: string; locale?: string },
+  changes: {
+    avatarUrl?: string | null;
+    bio?: string | null;
+    timeZone?: string;
+    dayStartHour?: number;
+    locale?: string;
+  },
 ): Promise<void> {
   // Explicit nulls clear avatar and bio, so "absent" and "null" are told apart with flags.
   await tx.exec(
@@ -123,6 +131,7 @@ export async function updateProfile(
        bio = CASE WHEN $4 THEN $5 ELSE bio END,
        time_zone = coalesce($6, time_zone),
        locale = coalesce($7, locale),
+       day_start_hour = coalesce($8, day_start_hour),
        updated_at = now()
      WHERE user_id = $1`,
     [
@@ -133,6 +142,7 @@ export async function updateProfile(
       changes.bio ?? null,
       changes.timeZone ?? null,
       changes.locale ?? null,
+      changes.dayStartHour ?? null,
     ],
   );
 }
