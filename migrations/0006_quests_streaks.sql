@@ -50,6 +50,11 @@ CREATE TABLE user_streaks (
   day_start_hour smallint NOT NULL,
   started_at timestamptz NOT NULL,
   last_event_at timestamptz NOT NULL,
+  -- The last activity (counted or not) and the calendar then: after a change of zone it keeps a
+  -- period the new calendar could not count from being taken for a missed one.
+  last_activity_at timestamptz NOT NULL,
+  activity_time_zone text NOT NULL,
+  activity_day_start_hour smallint NOT NULL,
   freezes_used integer NOT NULL DEFAULT 0,
   updated_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (user_id, streak_id)

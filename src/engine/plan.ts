@@ -476,7 +476,16 @@ export class Planner {
       const at = countingInstant(input.occurredAt, this.now, s.cadence, s.graceHours, calendar);
       const tokens = s.freezeCurrency === null ? 0 : (player.wallets.get(s.freezeCurrency)?.balance ?? 0);
       const protections = player.protections.filter((p) => p.streakId === null || p.streakId === s.id);
-      const step = stepStreak(player.streaks.get(s.key), at, s.cadence, calendar, { tokens, protections });
+      const previous = player.streaks.get(s.key);
+      const step = stepStreak(previous, at, s.cadence, calendar, { tokens, protections });
+      if (step.state !== previous) {
+        player.streaks.set(s.key, step.state);
+        this.writes.streaks.set(`${player.userId}|${s.id}`, {
+          userId: player.userId,
+          streakId: s.id,
+          state: step.state,
+        });
+      }
       if (step.change === "none") continue;
       if (step.frozen > 0 && s.freezeCurrency !== null) {
         this.debit(player, s.freezeCurrency, step.frozen, {
@@ -487,12 +496,6 @@ export class Planner {
           metadata: { streak: s.key, missedPeriods: step.frozen },
         });
       }
-      player.streaks.set(s.key, step.state);
-      this.writes.streaks.set(`${player.userId}|${s.id}`, {
-        userId: player.userId,
-        streakId: s.id,
-        state: step.state,
-      });
       const milestones: number[] = [];
       for (const m of s.milestones) {
         const slot = `${s.id}|${m.count}`;

@@ -265,13 +265,17 @@ export async function writePlan(tx: Tx, w: Writes): Promise<void> {
      ),
      s AS (
        INSERT INTO user_streaks (user_id, streak_id, current, longest, last_period, time_zone, day_start_hour,
-                                 started_at, last_event_at, freezes_used)
+                                 started_at, last_event_at, freezes_used, last_activity_at, activity_time_zone,
+                                 activity_day_start_hour)
        SELECT * FROM unnest($49::uuid[], $50::uuid[], $51::int[], $52::int[], $53::int[], $54::text[], $55::smallint[],
-                            $56::timestamptz[], $57::timestamptz[], $58::int[])
+                            $56::timestamptz[], $57::timestamptz[], $58::int[], $74::timestamptz[], $75::text[],
+                            $76::smallint[])
        ON CONFLICT (user_id, streak_id) DO UPDATE SET current = EXCLUDED.current, longest = EXCLUDED.longest,
          last_period = EXCLUDED.last_period, time_zone = EXCLUDED.time_zone, day_start_hour = EXCLUDED.day_start_hour,
          started_at = EXCLUDED.started_at, last_event_at = EXCLUDED.last_event_at,
-         freezes_used = EXCLUDED.freezes_used, updated_at = now()
+         freezes_used = EXCLUDED.freezes_used, last_activity_at = EXCLUDED.last_activity_at,
+         activity_time_zone = EXCLUDED.activity_time_zone,
+         activity_day_start_hour = EXCLUDED.activity_day_start_hour, updated_at = now()
      ),
      m AS (
        INSERT INTO user_streak_milestones (user_id, streak_id, count, event_id)
@@ -366,6 +370,9 @@ export async function writePlan(tx: Tx, w: Writes): Promise<void> {
       quests.map((x) => x.assignedAt),
       quests.map((x) => x.completedAt),
       quests.map((x) => x.completedEventId),
+      streaks.map((x) => x.state.lastActivityAt),
+      streaks.map((x) => x.state.activityCalendar.timeZone),
+      streaks.map((x) => x.state.activityCalendar.dayStartHour),
     ],
   );
 }

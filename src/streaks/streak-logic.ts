@@ -14,7 +14,14 @@ export interface StreakState {
   /** The calendar the player had when that period was counted. */
   calendar: Calendar;
   startedAt: Date;
+  /** The instant the last period was counted at (see countingInstant). */
   lastEventAt: Date;
+  /**
+   * The last activity, counted or not, and the calendar the player had then. Only after a change
+   * of calendar can it fall in a later period than the last counted one (see gap).
+   */
+  lastActivityAt: Date;
+  activityCalendar: Calendar;
   freezesUsed: number;
 }
 
@@ -25,7 +32,10 @@ export interface ProtectionWindow {
 
 export interface StreakStep {
   state: StreakState;
-  /** started: first period; extended: the next one (perhaps after covered misses); restarted: broken. */
+  /**
+   * started: first period; extended: the next one (perhaps after covered misses); restarted: it had
+   * broken; none: nothing counted (the period is already counted), though the activity is noted.
+   */
   change: "started" | "extended" | "restarted" | "none";
   /** Freeze tokens to spend for missed periods. */
   frozen: number;
@@ -58,27 +68,50 @@ export function countingInstant(
   return receivedAt.getTime() <= end + graceHours * 3_600_000 ? occurredAt : receivedAt;
 }
 
+/** Periods between two instants: how many boundaries of the calendar lie between them. */
+const steps = (from: Date, to: Date, cadence: Cadence, calendar: Calendar) =>
+  periodIndex(to, cadence, calendar) - periodIndex(from, cadence, calendar);
+
 /**
- * How many periods were missed between the last counted one and the period of `at`, and the number
- * of `at`'s period. After a change of calendar the step is measured in the old and the new one and
- * the smaller is taken, so moving east never skips a period; a period is only counted if it comes
- * after the last in the new calendar, so moving west never counts a date twice.
+ * Whether `at` opens a new period since the last counted one, and which periods were missed.
+ *
+ * With one calendar this is arithmetic on period numbers. A change of zone (or day-start hour)
+ * must neither gain nor lose a period by itself, so then:
+ * - a period is counted only if a new one has begun since the last count both in the calendar of
+ *   that count and in the player's calendar now (hopping zones cannot count two dates in an hour);
+ * - periods are missed only if the player was idle through them in both the calendar of their
+ *   last activity and the calendar now (a date skipped by flying east, or an activity that could
+ *   not count because the new zone's date was already counted, does not break the streak).
  */
 function gap(state: StreakState, at: Date, cadence: Cadence, calendar: Calendar) {
   const period = periodIndex(at, cadence, calendar);
-  const old = sameCalendar(state.calendar, calendar) ? period : periodIndex(at, cadence, state.calendar);
-  return { period, missed: Math.max(0, Math.min(period, old) - state.lastPeriod - 1) };
+  const advanced =
+    steps(state.lastEventAt, at, cadence, calendar) > 0 &&
+    periodIndex(at, cadence, state.calendar) > state.lastPeriod;
+  const here = steps(state.lastActivityAt, at, cadence, calendar);
+  if (sameCalendar(state.activityCalendar, calendar)) {
+    return { period, advanced, missed: Math.max(0, here - 1), after: state.lastActivityAt, in: calendar };
+  }
+  const there = steps(state.lastActivityAt, at, cadence, state.activityCalendar);
+  return {
+    period,
+    advanced,
+    missed: Math.max(0, Math.min(here, there) - 1),
+    after: state.lastActivityAt,
+    in: here <= there ? calendar : state.activityCalendar,
+  };
 }
 
-/** Missed periods (after `last`, in `calendar`) that some protection window overlaps. */
+/** The missed periods (those after `after`'s, in `calendar`) that some protection window overlaps. */
 function protectedCount(
-  last: number,
+  after: Date,
   missed: number,
   cadence: Cadence,
   calendar: Calendar,
   protections: ProtectionWindow[],
 ): number {
   if (protections.length === 0 || missed > MAX_COVERABLE) return 0;
+  const last = periodIndex(after, cadence, calendar);
   let count = 0;
   for (let p = last + 1; p <= last + missed; p++) {
     const { start, end } = periodOfIndex(p, cadence, calendar);
@@ -88,15 +121,15 @@ function protectedCount(
 }
 
 function cover(
-  state: StreakState,
-  missed: number,
+  missed: { missed: number; after: Date; in: Calendar },
   cadence: Cadence,
   tokens: number,
   protections: ProtectionWindow[],
 ) {
-  const shielded = protectedCount(state.lastPeriod, missed, cadence, state.calendar, protections);
-  const needed = missed - shielded;
-  return { shielded, needed, alive: missed <= MAX_COVERABLE && needed <= tokens };
+  if (missed.missed === 0) return { shielded: 0, needed: 0, alive: true };
+  const shielded = protectedCount(missed.after, missed.missed, cadence, missed.in, protections);
+  const needed = missed.missed - shielded;
+  return { shielded, needed, alive: missed.missed <= MAX_COVERABLE && needed <= tokens };
 }
 
 /**
@@ -111,42 +144,36 @@ export function stepStreak(
   calendar: Calendar,
   options: { tokens: number; protections: ProtectionWindow[] },
 ): StreakStep {
+  const counted = (current: number, longest: number, startedAt: Date, freezesUsed: number): StreakState => ({
+    current,
+    longest,
+    lastPeriod: periodIndex(at, cadence, calendar),
+    calendar,
+    startedAt,
+    lastEventAt: at,
+    lastActivityAt: at,
+    activityCalendar: calendar,
+    freezesUsed,
+  });
   if (previous === undefined) {
+    return { state: counted(1, 1, at, 0), change: "started", frozen: 0, protectedPeriods: 0, brokenAt: 0 };
+  }
+  const found = gap(previous, at, cadence, calendar);
+  if (!found.advanced) {
+    // Nothing to count, but a later activity (in another calendar) keeps the streak from breaking.
+    const later = at > previous.lastActivityAt;
     return {
-      state: {
-        current: 1,
-        longest: 1,
-        lastPeriod: periodIndex(at, cadence, calendar),
-        calendar,
-        startedAt: at,
-        lastEventAt: at,
-        freezesUsed: 0,
-      },
-      change: "started",
+      state: later ? { ...previous, lastActivityAt: at, activityCalendar: calendar } : previous,
+      change: "none",
       frozen: 0,
       protectedPeriods: 0,
       brokenAt: 0,
     };
   }
-  const { period, missed } = gap(previous, at, cadence, calendar);
-  if (period <= previous.lastPeriod) {
-    return { state: previous, change: "none", frozen: 0, protectedPeriods: 0, brokenAt: 0 };
-  }
-  const covered =
-    missed === 0
-      ? { shielded: 0, needed: 0, alive: true }
-      : cover(previous, missed, cadence, options.tokens, options.protections);
+  const covered = cover(found, cadence, options.tokens, options.protections);
   if (!covered.alive) {
     return {
-      state: {
-        current: 1,
-        longest: Math.max(previous.longest, 1),
-        lastPeriod: period,
-        calendar,
-        startedAt: at,
-        lastEventAt: at,
-        freezesUsed: previous.freezesUsed,
-      },
+      state: counted(1, Math.max(previous.longest, 1), at, previous.freezesUsed),
       change: "restarted",
       frozen: 0,
       protectedPeriods: 0,
@@ -155,15 +182,12 @@ export function stepStreak(
   }
   const current = previous.current + 1;
   return {
-    state: {
+    state: counted(
       current,
-      longest: Math.max(previous.longest, current),
-      lastPeriod: period,
-      calendar,
-      startedAt: previous.startedAt,
-      lastEventAt: at,
-      freezesUsed: previous.freezesUsed + covered.needed,
-    },
+      Math.max(previous.longest, current),
+      previous.startedAt,
+      previous.freezesUsed + covered.needed,
+    ),
     change: "extended",
     frozen: covered.needed,
     protectedPeriods: covered.shielded,
@@ -198,8 +222,8 @@ export function streakStatus(
   if (state === undefined) {
     return { current: 0, longest: 0, safe: false, atRisk: false, freezesNeeded: 0, periodEndsAt };
   }
-  const { period, missed } = gap(state, now, cadence, calendar);
-  if (period <= state.lastPeriod) {
+  const found = gap(state, now, cadence, calendar);
+  if (!found.advanced) {
     return {
       current: state.current,
       longest: state.longest,
@@ -209,10 +233,7 @@ export function streakStatus(
       periodEndsAt,
     };
   }
-  const covered =
-    missed === 0
-      ? { needed: 0, alive: true }
-      : cover(state, missed, cadence, options.tokens, options.protections);
+  const covered = cover(found, cadence, options.tokens, options.protections);
   return {
     current: covered.alive ? state.current : 0,
     longest: state.longest,

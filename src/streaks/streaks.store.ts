@@ -12,6 +12,9 @@ export interface UserStreakRow {
   day_start_hour: number;
   started_at: string | Date;
   last_event_at: string | Date;
+  last_activity_at: string | Date;
+  activity_time_zone: string;
+  activity_day_start_hour: number;
   freezes_used: number;
 }
 
@@ -23,6 +26,8 @@ export function toStreakState(row: UserStreakRow): StreakState {
     calendar: { timeZone: row.time_zone, dayStartHour: row.day_start_hour },
     startedAt: new Date(row.started_at),
     lastEventAt: new Date(row.last_event_at),
+    lastActivityAt: new Date(row.last_activity_at),
+    activityCalendar: { timeZone: row.activity_time_zone, dayStartHour: row.activity_day_start_hour },
     freezesUsed: row.freezes_used,
   };
 }
@@ -30,7 +35,8 @@ export function toStreakState(row: UserStreakRow): StreakState {
 /** SQL giving a player's streak rows with their keys, as json_agg input (used by the engine too). */
 export const USER_STREAKS_SQL = `
   SELECT us.user_id, d.key, us.current, us.longest, us.last_period, us.time_zone, us.day_start_hour,
-         us.started_at, us.last_event_at, us.freezes_used
+         us.started_at, us.last_event_at, us.last_activity_at, us.activity_time_zone,
+         us.activity_day_start_hour, us.freezes_used
   FROM user_streaks us JOIN streak_definitions d ON d.id = us.streak_id`;
 
 /** Protection windows that can still matter: recent enough to overlap a period a streak missed. */
