@@ -23,6 +23,7 @@ import { frameworkErrors, registerErrorHandling } from "./platform/http/errors.t
 import { registerObservability } from "./platform/http/observability.ts";
 import { registerOpenApi } from "./platform/http/openapi.ts";
 import { registerValidation } from "./platform/http/validation.ts";
+import { gameExporters } from "./engine/export.ts";
 import { questRoutes } from "./quests/quests.routes.ts";
 import { streakRoutes } from "./streaks/streaks.routes.ts";
 import { VERSION } from "./version.ts";
@@ -74,6 +75,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     guards: identity.guards,
     rateLimitPerMinute: config.authRateLimitPerMinute,
   });
+  for (const exporter of gameExporters) identity.account.registerExporter(exporter);
   await app.register(meRoutes, { prefix: "/v1/me", account: identity.account, guards: identity.guards });
   await app.register(userRoutes, { prefix: "/v1/users", db, guards: identity.guards });
   await app.register(adminUserRoutes, {

@@ -141,4 +141,23 @@ describe("seed 000 quests, streak and achievements", () => {
     );
     assert.equal(unlocks.length, 1);
   });
+
+  it("the player's data export holds their game data: ledger, streaks, quests, achievements", async () => {
+    const player = await registerPlayer(ctx.app, { timeZone: "Europe/Berlin" });
+    const other = await registerPlayer(ctx.app);
+    await meal(player.id);
+    await meal(other.id);
+    const res = await ctx.app.inject({
+      method: "GET",
+      url: "/v1/me/export",
+      headers: { authorization: `Bearer ${player.accessToken}` },
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    const body = res.json<Record<string, { user_id: string }[]>>();
+    for (const key of ["wallets", "ledger", "events", "achievements", "streaks", "quests", "statistics"]) {
+      assert.ok(Array.isArray(body[key]) && body[key].length > 0, `export has ${key}`);
+      for (const row of body[key]!) assert.equal(row.user_id, player.id, `${key} holds only my rows`);
+    }
+    assert.ok(!res.body.includes(other.id), "nothing about another player");
+  });
 });
