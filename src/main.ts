@@ -7,6 +7,7 @@ import { verifyBooks } from "./economy/verify.ts";
 import { createGame } from "./engine/index.ts";
 import { ensureAdmin } from "./identity/bootstrap.ts";
 import { createIdentity } from "./identity/index.ts";
+import { assignQuestsToAll } from "./quests/quest-book.ts";
 import { systemClock } from "./platform/clock.ts";
 import { openAdminConnection, openDatabase } from "./platform/db/connect.ts";
 import { migrate, migrationStatus } from "./platform/db/migrator.ts";
@@ -14,6 +15,14 @@ import { createLogger } from "./platform/logging.ts";
 import { resolveJwtSecret } from "./platform/secrets.ts";
 import { startServer } from "./server.ts";
 import { VERSION } from "./version.ts";
+
+function isoInstant(value: string): Date {
+  const at = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(at.getTime())) {
+    throw new InvalidArgumentError("expected an ISO 8601 instant such as 2026-03-08T00:00:00Z");
+  }
+  return at;
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -140,6 +149,26 @@ program
           : `${report.problems.length} problem(s) found in ${report.players} players.`,
       );
       process.exitCode = report.problems.length === 0 ? 0 : 1;
+    }),
+  );
+
+program
+  .command("quests")
+  .description("quests")
+  .command("assign")
+  .description("give every active player the quests of their periods containing --at (default now)")
+  .option("--at <instant>", "an ISO 8601 instant", isoInstant)
+  .action((opts: { at?: Date }) =>
+    withDatabase(async (db, config, logger) => {
+      const game = createGame(db, systemClock, logger, config);
+      const given = await assignQuestsToAll(
+        db,
+        await game.definitions.snapshot(),
+        opts.at ?? new Date(),
+        (done, total) => process.stderr.write(`\rAssigned quests to ${done} of ${total} players`),
+      );
+      process.stderr.write("\n");
+      console.log(`${given} quest(s) given.`);
     }),
   );
 

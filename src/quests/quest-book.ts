@@ -1,7 +1,7 @@
 import type { Snapshot } from "../engine/definitions.ts";
 import { drawOrder, Planner, questCadences, questPeriodKey, type QuestState } from "../engine/plan.ts";
 import { loadStates, lockPlayers, writePlan } from "../engine/state.store.ts";
-import type { Tx } from "../platform/db/database.ts";
+import type { Database, Tx } from "../platform/db/database.ts";
 import { AppError } from "../platform/http/errors.ts";
 
 /**
@@ -91,4 +91,29 @@ export async function rerollQuest(
   const given = planner.giveQuest(player, next, now);
   await writePlan(tx, planner.writes);
   return { templateKey: next.key, quest: given };
+}
+
+/**
+ * Gives every active player the quests of the periods containing `at` (their own periods, in their
+ * own calendars), a chunk of players per transaction. What the scheduler runs ahead of each
+ * period; `ludus quests assign` runs it by hand. Returns how many quests were given.
+ */
+export async function assignQuestsToAll(
+  db: Database,
+  snapshot: Snapshot,
+  at: Date,
+  onProgress: (done: number, total: number) => void = () => {},
+  chunk = 500,
+): Promise<number> {
+  if (snapshot.quests.length === 0) return 0;
+  const ids = await db.asSystem((tx) =>
+    tx.rows<{ id: string }>(`SELECT id FROM users WHERE is_active AND deleted_at IS NULL ORDER BY id`),
+  );
+  let given = 0;
+  for (let i = 0; i < ids.length; i += chunk) {
+    const slice = ids.slice(i, i + chunk).map((r) => r.id);
+    given += await db.asSystem((tx) => assignQuests(tx, snapshot, slice, at));
+    onProgress(Math.min(i + chunk, ids.length), ids.length);
+  }
+  return given;
 }

@@ -7,6 +7,7 @@ import {
   registerPlayer,
   type TestContext,
 } from "../../test/helpers/context.ts";
+import { assignQuestsToAll } from "./quest-book.ts";
 
 const HOUR = 3_600_000;
 
@@ -159,5 +160,33 @@ describe("seed 000 quests, streak and achievements", () => {
       for (const row of body[key]!) assert.equal(row.user_id, player.id, `${key} holds only my rows`);
     }
     assert.ok(!res.body.includes(other.id), "nothing about another player");
+  });
+
+  it("assigning ahead gives every player the quests of their own period, once", async () => {
+    const east = await registerPlayer(ctx.app, { timeZone: "Asia/Tokyo" });
+    const west = await registerPlayer(ctx.app, { timeZone: "America/Los_Angeles" });
+    // 16:00 UTC on 20 March: already the 21st in Tokyo, still the 20th in Los Angeles.
+    const at = new Date("2026-03-20T16:00:00Z");
+    const snapshot = await ctx.game.definitions.snapshot();
+    let reported = 0;
+    const given = await assignQuestsToAll(ctx.db, snapshot, at, (done) => (reported = done), 1);
+    assert.ok(given > 0);
+    assert.ok(reported >= 2, "progress is reported");
+    const daily = (userId: string) =>
+      ctx.db.asSystem((tx) =>
+        tx.rows<{ period_key: string; expires_at: Date }>(
+          `SELECT q.period_key, q.expires_at FROM user_quests q JOIN quest_templates t ON t.id = q.template_id
+           WHERE q.user_id = $1 AND t.key = 'daily-nutrition-log'`,
+          [userId],
+        ),
+      );
+    assert.deepEqual(await daily(east.id), [
+      { period_key: "2026-03-21", expires_at: new Date("2026-03-21T15:00:00Z") },
+    ]);
+    // Los Angeles is on summer time since 8 March: its midnight is 07:00 UTC.
+    assert.deepEqual(await daily(west.id), [
+      { period_key: "2026-03-20", expires_at: new Date("2026-03-21T07:00:00Z") },
+    ]);
+    assert.equal(await assignQuestsToAll(ctx.db, snapshot, at), 0, "a second run gives nothing");
   });
 });
