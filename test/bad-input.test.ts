@@ -13,6 +13,7 @@ import {
   bearer,
   createAdmin,
   createTestContext,
+  tableDigests,
   registerPlayer,
   type TestContext,
 } from "./helpers/context.ts";
@@ -241,7 +242,32 @@ function casesFor(method: string, path: string, op: Operation, fixtures: Fixture
 }
 
 /** What a sweep of bad requests must leave exactly as it was. */
+// Every table a refused request could have written, compared whole (rows and content).
+const GAME_TABLES = [
+  "currencies",
+  "event_types",
+  "rules",
+  "achievements",
+  "streak_definitions",
+  "quest_pools",
+  "quest_templates",
+  "wallets",
+  "ledger_entries",
+  "events",
+  "user_progress",
+  "user_achievements",
+  "user_streaks",
+  "user_streak_milestones",
+  "streak_protections",
+  "user_quests",
+  "idempotency_keys",
+];
+
 async function snapshot(ctx: TestContext) {
+  return { ...(await identitySnapshot(ctx)), ...(await tableDigests(ctx, GAME_TABLES)) };
+}
+
+async function identitySnapshot(ctx: TestContext) {
   return ctx.db.asSystem((tx) =>
     tx.one<Record<string, unknown>>(
       `SELECT (SELECT count(*) FROM users)::int AS users,
@@ -276,7 +302,10 @@ function checkAnswer(c: Case, method: string, res: LightMyRequestResponse): stri
 }
 
 test("every documented route refuses bad input with a 4xx problem and changes nothing", async (t) => {
-  const ctx = await createTestContext();
+  // All the default content, so quests, pools and streaks exist to be poked at.
+  const ctx = await createTestContext({
+    packs: ["dietgame", "dietgame-achievements", "dietgame-streaks-quests", "questlog", "prodev"],
+  });
   t.after(() => ctx.close());
 
   const player = await registerPlayer(ctx.app);

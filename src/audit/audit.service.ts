@@ -26,7 +26,9 @@ export function audit(
   return insertAudit(tx, {
     actorType: actor.type,
     actorId,
-    subjectUserId: entry.subjectUserId ?? (actor.type === "user" ? actor.id : null),
+    // An explicit null means the action is about no one (a definition); absent means the actor.
+    subjectUserId:
+      entry.subjectUserId !== undefined ? entry.subjectUserId : actor.type === "user" ? actor.id : null,
     action: entry.action,
     resourceType: entry.resourceType,
     resourceId: entry.resourceId,

@@ -12,6 +12,7 @@ import {
   type EventResult,
 } from "./plan.ts";
 import { loadStates, lockPlayers, writePlan } from "./state.store.ts";
+import { protectionsSince } from "../streaks/streaks.store.ts";
 
 /** Event types Ludus emits itself; rules may listen to them. */
 const DERIVED_TYPES = ["level.up", "achievement.unlocked", "streak.extended", "quest.completed"];
@@ -74,6 +75,7 @@ export class Engine {
       questPeriods: [...questPeriods],
       // Achievements and conditions may read streaks even when these events count for none.
       streaks: snapshot.streaks.length > 0,
+      protectionsSince: protectionsSince(this.clock.now()),
     });
 
     const planner = new Planner(snapshot, states, answers, this.clock.now());

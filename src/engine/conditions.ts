@@ -32,6 +32,9 @@ const ALLOWED = new Set([
   "$type",
 ]);
 
+// What sift accepts as a $type; anything else would only fail when an event is evaluated.
+const TYPE_ALIASES = new Set(["number", "string", "bool", "array", "null", "timestamp"]);
+
 const MAX_DEPTH = 8;
 const MAX_NODES = 200;
 
@@ -52,6 +55,12 @@ function check(node: unknown, depth: number, count: { n: number }): void {
     if (key === "$regex" && typeof value === "string" && value.length > 200) {
       throw new ConditionError("a $regex may be at most 200 characters");
     }
+    if (key === "$type" && !(typeof value === "string" && TYPE_ALIASES.has(value))) {
+      throw new ConditionError(`$type must be one of ${[...TYPE_ALIASES].join(", ")}`);
+    }
+    if (key === "$mod" && !(Array.isArray(value) && value.length === 2 && value.every(Number.isFinite))) {
+      throw new ConditionError("$mod takes [divisor, remainder]");
+    }
     check(value, depth + 1, count);
   }
 }
@@ -67,7 +76,15 @@ export function compileCondition(condition: unknown): Predicate {
   check(condition, 0, { n: 0 });
   try {
     const test = sift(condition as Record<string, unknown>);
-    return (context) => test(context);
+    // A condition that passed the checks above should not throw; if one ever does, it does not
+    // hold, rather than failing every event of its type.
+    return (context) => {
+      try {
+        return test(context);
+      } catch {
+        return false;
+      }
+    };
   } catch (error) {
     throw new ConditionError(error instanceof Error ? error.message : String(error));
   }

@@ -16,8 +16,11 @@ export interface KeyedTable<Row, View> {
   defaults: Partial<View>;
   /** The row's columns for a complete definition; identifiers come from code, never from input. */
   columns: (definition: View) => Record<string, unknown>;
-  /** Checks a complete definition (the stored one with the changes applied) before it is saved. */
-  check: (tx: Tx, definition: View) => Promise<void>;
+  /**
+   * Checks a complete definition (the stored one with the changes applied, given with the stored
+   * one on update) before it is saved.
+   */
+  check: (tx: Tx, definition: View, stored: View | undefined) => Promise<void>;
 }
 
 export const invalid = (message: string, path: string) =>
@@ -86,16 +89,25 @@ export async function saveKeyed<Row extends { key: string }, View extends { key:
       ...(existing === undefined ? {} : spec.view(existing)),
       ...input,
     } as View;
-    await spec.check(tx, merged);
+    await spec.check(tx, merged, existing === undefined ? undefined : spec.view(existing));
     const columns = spec.columns(merged);
     const names = Object.keys(columns);
-    const row = await tx.one<Row>(
-      `INSERT INTO ${spec.table} (${names.join(", ")})
-       VALUES (${names.map((_, i) => `$${i + 1}`).join(", ")})
-       ON CONFLICT (key) DO UPDATE SET ${names.map((n) => `${n} = EXCLUDED.${n}`).join(", ")}, updated_at = now()
-       RETURNING *`,
-      Object.values(columns),
-    );
+    // A create races other creates of the key: the insert decides, and the losers get 409. An
+    // update holds the row's lock from the SELECT above.
+    const row =
+      mode === "create"
+        ? await tx.maybeOne<Row>(
+            `INSERT INTO ${spec.table} (${names.join(", ")})
+             VALUES (${names.map((_, i) => `$${i + 1}`).join(", ")})
+             ON CONFLICT (key) DO NOTHING RETURNING *`,
+            Object.values(columns),
+          )
+        : await tx.one<Row>(
+            `UPDATE ${spec.table} SET ${names.map((n, i) => `${n} = $${i + 1}`).join(", ")}, updated_at = now()
+             WHERE key = $${names.length + 1} RETURNING *`,
+            [...Object.values(columns), input.key],
+          );
+    if (row === undefined) throw new AppError("definition.exists", `${spec.label} ${input.key} exists`);
     await audit(tx, who.actor, who.meta, {
       action: `${spec.resource}.${mode}d`,
       resourceType: spec.resource,

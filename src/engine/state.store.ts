@@ -1,6 +1,6 @@
 import type { Tx } from "../platform/db/database.ts";
 import {
-  PROTECTIONS_SQL,
+  protectionsSql,
   toStreakState,
   USER_STREAKS_SQL,
   type UserStreakRow,
@@ -72,6 +72,8 @@ export async function loadStates(
     questPeriods: string[];
     /** Whether streak state (rows, milestones, protections) is needed at all. */
     streaks: boolean;
+    /** Protection windows ending before this are not read. */
+    protectionsSince: Date;
   },
 ): Promise<{ states: Map<string, PlayerState>; answers: Map<string, StoredAnswer> }> {
   const row = await tx.one<{
@@ -132,7 +134,7 @@ export async function loadStates(
        (SELECT json_agg(s) FROM (${USER_STREAKS_SQL} WHERE $10 AND us.user_id = ANY($1::uuid[])) s) AS streaks,
        (SELECT json_agg(json_build_object('user_id', user_id, 'slot', streak_id || '|' || count))
         FROM user_streak_milestones WHERE $10 AND user_id = ANY($1::uuid[])) AS milestones,
-       (SELECT json_agg(p) FROM (${PROTECTIONS_SQL} AND $10 AND user_id = ANY($1::uuid[])) p) AS protections,
+       (SELECT json_agg(p) FROM (${protectionsSql("$11")} AND $10 AND user_id = ANY($1::uuid[])) p) AS protections,
        (SELECT json_agg(q) FROM (
           SELECT user_id, template_id, period_key, status, progress, target, starts_at, expires_at, assigned_at,
                  completed_at, completed_event_id
@@ -148,6 +150,7 @@ export async function loadStates(
       wanted.keys.map((k) => k.key),
       wanted.questPeriods,
       wanted.streaks,
+      wanted.protectionsSince,
     ],
   );
   const states = new Map<string, PlayerState>();
@@ -215,10 +218,20 @@ export async function writePlan(tx: Tx, w: Writes): Promise<void> {
        SELECT x.user_id, x.currency, x.delta, x.earned, c.allow_negative
        FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[]) AS x(user_id, currency, delta, earned)
        JOIN currencies c ON c.code = x.currency
+       -- A net debit (freeze tokens spent) is an update of a wallet that exists: the row an insert
+       -- proposes is checked before ON CONFLICT, so a negative balance there would fail the CHECK.
+       WHERE x.delta >= 0
        ON CONFLICT (user_id, currency) DO UPDATE SET
          balance = wallets.balance + EXCLUDED.balance,
          lifetime_earned = wallets.lifetime_earned + EXCLUDED.lifetime_earned,
          updated_at = now()
+     ),
+     wd AS (
+       UPDATE wallets SET balance = wallets.balance + x.delta, lifetime_earned = wallets.lifetime_earned + x.earned,
+         updated_at = now()
+       FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[]) AS x(user_id, currency, delta, earned)
+       WHERE x.delta < 0 AND wallets.user_id = x.user_id AND wallets.currency = x.currency
+         AND wallets.user_id = ANY($1::uuid[])
      ),
      l AS (
        -- Ids are drawn in this order, so replaying a wallet's entries by id gives the running sums.

@@ -25,6 +25,7 @@ export async function openPlanner(tx: Tx, snapshot: Snapshot, userIds: string[],
     keys: [],
     questPeriods: [...questPeriods],
     streaks: false,
+    protectionsSince: now,
   });
   return { planner: new Planner(snapshot, states, new Map(), now), states };
 }

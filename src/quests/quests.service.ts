@@ -133,11 +133,11 @@ export type QuestStatusFilter = "current" | "active" | "completed" | "expired" |
 
 // Each filter is a fixed SQL fragment; the instant it compares with is a parameter ($2).
 const FILTERS: Record<QuestStatusFilter, string> = {
-  current: `q.status <> 'rerolled' AND q.expires_at > $2`,
-  active: `q.status = 'active' AND q.expires_at > $2`,
-  completed: `q.status = 'completed'`,
-  expired: `q.status = 'active' AND q.expires_at <= $2`,
-  all: `true`,
+  current: `q.status <> 'rerolled' AND q.expires_at > $2::timestamptz`,
+  active: `q.status = 'active' AND q.expires_at > $2::timestamptz`,
+  completed: `q.status = 'completed' AND $2::timestamptz IS NOT NULL`,
+  expired: `q.status = 'active' AND q.expires_at <= $2::timestamptz`,
+  all: `$2::timestamptz IS NOT NULL`,
 };
 
 interface MyQuestRow {

@@ -157,7 +157,7 @@ describe("seed 000 quests, streak and achievements", () => {
     const body = res.json<Record<string, { user_id: string }[]>>();
     for (const key of ["wallets", "ledger", "events", "achievements", "streaks", "quests", "statistics"]) {
       assert.ok(Array.isArray(body[key]) && body[key].length > 0, `export has ${key}`);
-      for (const row of body[key]!) assert.equal(row.user_id, player.id, `${key} holds only my rows`);
+      for (const row of body[key]) assert.equal(row.user_id, player.id, `${key} holds only my rows`);
     }
     assert.ok(!res.body.includes(other.id), "nothing about another player");
   });

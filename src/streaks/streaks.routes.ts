@@ -137,7 +137,7 @@ export const streakRoutes: FastifyPluginAsyncTypebox<{ streaks: StreaksService; 
         summary: "Change a streak",
         params: Type.Object({ key: DefinitionKey }, { additionalProperties: false }),
         body: UpdateStreak,
-        response: { 200: Streak, ...problems(401, 403, 404, 422) },
+        response: { 200: Streak, ...problems(401, 403, 404, 409, 422) },
       },
     },
     async (request) =>

@@ -73,8 +73,21 @@ const STREAKS: KeyedTable<StreakRow, StreakView> = {
     milestones: JSON.stringify(s.milestones),
     active: s.active,
   }),
-  async check(tx, s) {
+  async check(tx, s, stored) {
     checkCondition(s.condition);
+    if (stored !== undefined && stored.cadence !== s.cadence) {
+      // Players' streaks count periods of the old cadence; they cannot be read in another.
+      const used = await tx.maybeOne(
+        `SELECT 1 FROM user_streaks us JOIN streak_definitions d ON d.id = us.streak_id WHERE d.key = $1 LIMIT 1`,
+        [s.key],
+      );
+      if (used !== undefined) {
+        throw new AppError(
+          "definition.in_use",
+          "Players have this streak: its cadence cannot change (create another streak instead)",
+        );
+      }
+    }
     await checkEventTypes(tx, s.eventTypes, "body/eventTypes");
     const counts = s.milestones.map((m) => m.count);
     if (new Set(counts).size !== counts.length)
@@ -83,7 +96,8 @@ const STREAKS: KeyedTable<StreakRow, StreakView> = {
       await checkCurrencies(tx, m.rewards, `body/milestones/${i}/rewards`);
     }
     if (s.freezeCurrency !== null) {
-      await checkCurrencies(tx, [{ currency: s.freezeCurrency }], "body");
+      const known = await tx.maybeOne(`SELECT 1 FROM currencies WHERE code = $1`, [s.freezeCurrency]);
+      if (known === undefined) throw invalid(`Unknown currency ${s.freezeCurrency}`, "body/freezeCurrency");
     }
   },
 };
@@ -128,7 +142,7 @@ export class StreaksService {
       );
       const calendar = { timeZone: profile?.time_zone ?? "UTC", dayStartHour: profile?.day_start_hour ?? 0 };
       const states = new Map((await userStreaks(tx, userId)).map((s) => [s.key, s.state]));
-      const protections = await userProtections(tx, userId);
+      const protections = await userProtections(tx, userId, now);
       const reached = new Set((await milestonesOf(tx, userId)).map((m) => `${m.key}|${m.count}`));
       const balances = new Map(
         (
@@ -191,9 +205,16 @@ export class StreaksService {
     const streak =
       input.streak === undefined ? undefined : snapshot.streaks.find((s) => s.key === input.streak);
     if (input.streak !== undefined && streak === undefined) {
-      throw new AppError("resource.not_found", `Streak ${input.streak} not found`);
+      throw new AppError("resource.not_found", `No active streak ${input.streak}`);
     }
-    const startsAt = input.startsAt === undefined ? this.clock.now() : new Date(input.startsAt);
+    const now = this.clock.now();
+    const startsAt = input.startsAt === undefined ? now : new Date(input.startsAt);
+    // A window is for the near past (a missed day to forgive) or the coming year.
+    if (Math.abs(startsAt.getTime() - now.getTime()) > 366 * 24 * HOUR) {
+      throw new AppError("validation.failed", "startsAt must be within a year of now", {
+        errors: [{ path: "body/startsAt", message: "must be within a year of now" }],
+      });
+    }
     const endsAt = new Date(startsAt.getTime() + input.hours * HOUR);
     return this.db.asSystem(async (tx) => {
       const user = await tx.maybeOne(`SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL`, [userId]);

@@ -39,10 +39,15 @@ export const USER_STREAKS_SQL = `
          us.activity_day_start_hour, us.freezes_used
   FROM user_streaks us JOIN streak_definitions d ON d.id = us.streak_id`;
 
-/** Protection windows that can still matter: recent enough to overlap a period a streak missed. */
-export const PROTECTIONS_SQL = `
-  SELECT user_id, streak_id, starts_at, ends_at FROM streak_protections
-  WHERE ends_at > now() - interval '400 days'`;
+/**
+ * Protection windows that can still matter: those ending after `since` (the parameter named),
+ * recent enough to overlap a period a streak missed. Older ones only fill the table.
+ */
+export const protectionsSql = (since: string) => `
+  SELECT user_id, streak_id, starts_at, ends_at FROM streak_protections WHERE ends_at > ${since}::timestamptz`;
+
+/** How far back protection windows are read: further than a streak can be saved by anything. */
+export const protectionsSince = (now: Date) => new Date(now.getTime() - 400 * 86_400_000);
 
 export async function userStreaks(tx: Tx, userId: string): Promise<{ key: string; state: StreakState }[]> {
   const rows = await tx.rows<UserStreakRow>(`${USER_STREAKS_SQL} WHERE us.user_id = $1`, [userId]);
@@ -52,10 +57,11 @@ export async function userStreaks(tx: Tx, userId: string): Promise<{ key: string
 export async function userProtections(
   tx: Tx,
   userId: string,
+  now: Date,
 ): Promise<(ProtectionWindow & { streakId: string | null })[]> {
   const rows = await tx.rows<{ streak_id: string | null; starts_at: Date; ends_at: Date }>(
-    `${PROTECTIONS_SQL} AND user_id = $1 ORDER BY starts_at`,
-    [userId],
+    `${protectionsSql("$2")} AND user_id = $1 ORDER BY starts_at`,
+    [userId, protectionsSince(now)],
   );
   return rows.map((r) => ({ streakId: r.streak_id, startsAt: r.starts_at, endsAt: r.ends_at }));
 }

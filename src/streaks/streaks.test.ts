@@ -405,21 +405,73 @@ describe("streaks", () => {
       assert.deepEqual(await tableDigests(ctx, DEFINITION_TABLES), digests);
     });
 
-    it(
-      "points the error for an unknown freeze currency at body/freezeCurrency",
-      { todo: "product bug: the path given is body/0/currency (streaks.service.ts check)" },
-      async () => {
-        const res = await asAdmin("POST", "/v1/admin/streaks", {
-          key: "bad-one",
-          ...base,
-          freezeCurrency: "gems",
-        });
-        assert.deepEqual(
-          problem(res).errors?.map((e) => e.path),
-          ["body/freezeCurrency"],
-        );
-      },
-    );
+    it("points the error for an unknown freeze currency at body/freezeCurrency", async () => {
+      const res = await asAdmin("POST", "/v1/admin/streaks", {
+        key: "bad-one",
+        ...base,
+        freezeCurrency: "gems",
+      });
+      assert.deepEqual(
+        problem(res).errors?.map((e) => e.path),
+        ["body/freezeCurrency"],
+      );
+    });
+
+    it("keeps the audit trail of a streak definition when the admin who made it is erased", async () => {
+      const author = await createAdmin(ctx);
+      const res = await ctx.app.inject({
+        method: "POST",
+        url: "/v1/admin/streaks",
+        headers: bearer(author.accessToken),
+        payload: { key: "authored", name: "Authored", cadence: "day", eventTypes: ["recipe.tried"] },
+      });
+      assert.equal(res.statusCode, 201, res.body);
+      const erased = await asAdmin("POST", `/v1/admin/users/${author.id}/erase`);
+      assert.equal(erased.statusCode, 200, erased.body);
+      const [row] = await auditRows("streak.created", "authored");
+      assert.equal(row?.actor_id, author.id, "who did it stays on record");
+      assert.equal(row?.subject_user_id, null, "a definition concerns no player");
+      assert.deepEqual(row?.after_data, res.json(), "the definition is not personal data");
+    });
+
+    it("refuses a condition that compiles but cannot be evaluated ($type with an unknown alias)", async () => {
+      const res = await asAdmin("POST", "/v1/admin/streaks", {
+        key: "bad-type-alias",
+        name: "Bad alias",
+        cadence: "day",
+        eventTypes: ["recipe.tried"],
+        condition: { "event.data.recipeId": { $type: "nonsense" } },
+      });
+      let eventStatus: number | undefined;
+      if (res.statusCode === 201) {
+        const player = await registerPlayer(ctx.app);
+        eventStatus = (await send(player.id, "recipe.tried", { recipeId: "x" })).statusCode;
+        // Switched off at once so that the rest of this file's recipe events are not broken.
+        await asAdmin("PATCH", "/v1/admin/streaks/bad-type-alias", { active: false });
+      }
+      assert.equal(res.statusCode, 422, `created, and then an event answered ${String(eventStatus)}`);
+      assert.deepEqual(
+        problem(res).errors?.map((e) => e.path),
+        ["body/condition"],
+      );
+    });
+
+    it("creates a key once when the same create is sent concurrently", async () => {
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          asAdmin("POST", "/v1/admin/streaks", {
+            key: "raced",
+            name: `Raced ${i}`,
+            cadence: "day",
+            eventTypes: ["recipe.tried"],
+            active: false,
+          }),
+        ),
+      );
+      const statuses = answers.map((a) => a.statusCode).sort();
+      assert.deepEqual(statuses, [201, 409, 409, 409, 409, 409]);
+      assert.equal((await auditRows("streak.created", "raced")).length, 1);
+    });
 
     it("answers 401 without a token and 403 to a player, before doing anything", async () => {
       const player = await registerPlayer(ctx.app);
@@ -488,38 +540,165 @@ describe("streaks", () => {
       );
     });
 
-    it(
-      "keeps counting a player's streak after an admin changes its cadence",
-      {
-        todo: "product bug: user_streaks.last_period keeps day numbers after day → week, so no week ever counts",
-      },
-      async () => {
-        const created = await asAdmin("POST", "/v1/admin/streaks", {
-          key: "recadenced",
-          name: "Re-cadenced",
-          cadence: "day",
-          eventTypes: ["recipe.tried"],
-        });
-        assert.equal(created.statusCode, 201, created.body);
-        const player = await tokyoPlayer();
-        ctx.clock.set(iso(noon(0)));
-        await event(player.id, "recipe.tried", { recipeId: "a" });
-        const patched = await asAdmin("PATCH", "/v1/admin/streaks/recadenced", { cadence: "week" });
-        // Either the change is refused while players have state, or their streaks go on counting.
-        if (patched.statusCode === 200) {
-          ctx.clock.set(iso(noon(7)));
-          const status = await myStreak(player.accessToken, "recadenced");
-          assert.equal(status.safe, false, "a new week is not already counted");
-          const next = await event(player.id, "recipe.tried", { recipeId: "b" });
-          assert.deepEqual(
-            next.streaks.map((s) => s.key),
-            ["recadenced"],
-          );
-        } else {
-          assert.equal(patched.statusCode, 409, patched.body);
-        }
-      },
-    );
+    it("refuses to change the cadence of a streak players have, which keeps counting days", async () => {
+      const created = await asAdmin("POST", "/v1/admin/streaks", {
+        key: "recadenced",
+        name: "Re-cadenced",
+        cadence: "day",
+        eventTypes: ["recipe.tried"],
+      });
+      assert.equal(created.statusCode, 201, created.body);
+      const player = await tokyoPlayer();
+      ctx.clock.set(iso(noon(0)));
+      await event(player.id, "recipe.tried", { recipeId: "a" });
+      const patched = await asAdmin("PATCH", "/v1/admin/streaks/recadenced", { cadence: "week" });
+      // Players count days: their streaks cannot be read in weeks, so the change is refused.
+      assert.equal(patched.statusCode, 409, patched.body);
+      assert.equal(problem(patched).code, "definition.in_use");
+      ctx.clock.set(iso(noon(1)));
+      const next = await event(player.id, "recipe.tried", { recipeId: "b" });
+      assert.deepEqual(
+        next.streaks.filter((s) => s.key === "recadenced").map((s) => s.current),
+        [2],
+      );
+    });
+  });
+
+  describe("bad input to the streak routes", () => {
+    const valid = { key: "fine-key", name: "Fine", cadence: "day", eventTypes: ["meal.logged"] };
+    const huge = "x".repeat(100_000);
+    const createBodies: [string, unknown][] = [
+      ["no key", { ...valid, key: undefined }],
+      ["no name", { ...valid, name: undefined }],
+      ["no cadence", { ...valid, cadence: undefined }],
+      ["no eventTypes", { ...valid, eventTypes: undefined }],
+      ["an unknown field", { ...valid, colour: "red" }],
+      ["a key in capitals", { ...valid, key: "Fine" }],
+      ["a key of 65 characters", { ...valid, key: "k".repeat(65) }],
+      ["an empty name", { ...valid, name: "" }],
+      ["a name of 100,000 characters", { ...valid, name: huge }],
+      ["a description of 1,001 characters", { ...valid, description: "d".repeat(1001) }],
+      ["the cadence special (quests only)", { ...valid, cadence: "special" }],
+      ["eventTypes as a string", { ...valid, eventTypes: "meal.logged" }],
+      ["no event types", { ...valid, eventTypes: [] }],
+      ["an event type twice", { ...valid, eventTypes: ["meal.logged", "meal.logged"] }],
+      ["an event type in capitals", { ...valid, eventTypes: ["Meal.Logged"] }],
+      ["graceHours as a string", { ...valid, graceHours: "6" }],
+      ["graceHours over a week", { ...valid, graceHours: 169 }],
+      ["a condition that is an array", { ...valid, condition: [1] }],
+      ["a condition that is a string", { ...valid, condition: "x > 1" }],
+      ["a freeze currency in capitals", { ...valid, freezeCurrency: "Streak_Freeze" }],
+      ["a milestone at count 0", { ...valid, milestones: [{ count: 0, rewards: [] }] }],
+      [
+        "a milestone reward of 0",
+        { ...valid, milestones: [{ count: 2, rewards: [{ currency: "xp", amount: 0 }] }] },
+      ],
+      ["a milestone with an unknown field", { ...valid, milestones: [{ count: 2, rewards: [], bonus: 1 }] }],
+      ["active as a string", { ...valid, active: "yes" }],
+      ["an array", [valid]],
+      ["null", null],
+    ];
+
+    async function expectRefused(
+      method: "POST" | "PATCH",
+      url: string,
+      payload: string,
+      statuses: number[],
+      codes: string[],
+      label: string,
+      contentType = "application/json",
+    ) {
+      const res = await ctx.app.inject({
+        method,
+        url,
+        headers: { ...bearer(admin.accessToken), "content-type": contentType },
+        payload,
+      });
+      assert.ok(statuses.includes(res.statusCode), `${label}: ${res.statusCode} ${res.body.slice(0, 200)}`);
+      assert.ok(codes.includes(problem(res).code), `${label}: ${problem(res).code}`);
+    }
+
+    it("refuses bad bodies to POST /v1/admin/streaks with 400 validation.failed, writing nothing", async () => {
+      const digests = await tableDigests(ctx, DEFINITION_TABLES);
+      for (const [label, body] of createBodies) {
+        await expectRefused(
+          "POST",
+          "/v1/admin/streaks",
+          JSON.stringify(body),
+          [400],
+          ["validation.failed"],
+          label,
+        );
+      }
+      await expectRefused(
+        "POST",
+        "/v1/admin/streaks",
+        '{"key": "x",',
+        [400],
+        ["request.malformed_json"],
+        "bad JSON",
+      );
+      await expectRefused("POST", "/v1/admin/streaks", "", [400], ["request.malformed_json"], "empty body");
+      await expectRefused(
+        "POST",
+        "/v1/admin/streaks",
+        "<streak/>",
+        [415],
+        ["request.unsupported_media_type"],
+        "XML",
+        "application/xml",
+      );
+      assert.deepEqual(await tableDigests(ctx, DEFINITION_TABLES), digests);
+    });
+
+    it("refuses bad bodies and bad keys to PATCH /v1/admin/streaks/{key}, writing nothing", async () => {
+      const digests = await tableDigests(ctx, DEFINITION_TABLES);
+      const patches: [string, unknown][] = [
+        ["an empty change", {}],
+        ["a key in the body", { key: "other" }],
+        ["an unknown field", { colour: "red" }],
+        ["a name of 100,000 characters", { name: huge }],
+        ["graceHours below 0", { graceHours: -1 }],
+        ["eventTypes as a number", { eventTypes: 5 }],
+        ["milestones as an object", { milestones: { count: 3 } }],
+        ["null", null],
+      ];
+      for (const [label, body] of patches) {
+        await expectRefused(
+          "PATCH",
+          "/v1/admin/streaks/nutrition",
+          JSON.stringify(body),
+          [400],
+          ["validation.failed"],
+          label,
+        );
+      }
+      await expectRefused(
+        "PATCH",
+        "/v1/admin/streaks/nutrition",
+        '{"name": ',
+        [400],
+        ["request.malformed_json"],
+        "bad JSON",
+      );
+      for (const [label, key] of [
+        ["capitals", "Nutrition"],
+        ["a space", "nutri%20tion"],
+        ["65 characters", "k".repeat(65)],
+        ["5,000 characters", "k".repeat(5000)],
+        ["broken percent-encoding", "nutri%E0%A4%A"],
+      ]) {
+        await expectRefused(
+          "PATCH",
+          `/v1/admin/streaks/${key}`,
+          JSON.stringify({ name: "Renamed" }),
+          [400],
+          ["validation.failed", "request.invalid"],
+          `key with ${label}`,
+        );
+      }
+      assert.deepEqual(await tableDigests(ctx, DEFINITION_TABLES), digests);
+    });
   });
 
   describe("protection windows (admin)", () => {
@@ -755,58 +934,52 @@ describe("streaks", () => {
       assert.equal(status.secondsLeft, (midnight - at) / 1000);
     });
 
-    it(
-      "spends a freeze token on a missed day: the ledger says so and the streak goes on",
-      {
-        todo: "product bug: the event answers 500 (wallets_non_negative) — writePlan inserts the negative delta",
-      },
-      async () => {
-        const player = await tokyoPlayer();
-        ctx.clock.set(iso(noon(0)));
-        await giveFreezeTokens(player.id, 1);
-        await meal(player.id);
-        ctx.clock.set(iso(noon(2)));
-        const waiting = await myStreak(player.accessToken);
-        assert.deepEqual(
-          [waiting.current, waiting.atRisk, waiting.freezesNeeded, waiting.freezeTokens],
-          [1, true, 1, { currency: "streak_freeze", balance: 1, max: 2 }],
-        );
+    it("spends a freeze token on a missed day: the ledger says so and the streak goes on", async () => {
+      const player = await tokyoPlayer();
+      ctx.clock.set(iso(noon(0)));
+      await giveFreezeTokens(player.id, 1);
+      await meal(player.id);
+      ctx.clock.set(iso(noon(2)));
+      const waiting = await myStreak(player.accessToken);
+      assert.deepEqual(
+        [waiting.current, waiting.atRisk, waiting.freezesNeeded, waiting.freezeTokens],
+        [1, true, 1, { currency: "streak_freeze", balance: 1, max: 2 }],
+      );
 
-        const effects = await meal(player.id);
-        const step = nutritionEffect(effects);
-        assert.deepEqual(step && [step.change, step.current, step.longest, step.frozen, step.protected], [
-          "extended",
-          2,
-          2,
-          1,
-          0,
-        ]);
-        const ledger = await ctx.app.inject({
-          method: "GET",
-          url: "/v1/me/ledger?currency=streak_freeze",
-          headers: bearer(player.accessToken),
-        });
-        assert.equal(ledger.statusCode, 200, ledger.body);
-        const entries = ledger.json<{
-          items: { type: string; amount: number; balanceAfter: number; reason: string; source: string }[];
-        }>().items;
-        assert.deepEqual(
-          entries.map((e) => [e.type, e.amount, e.balanceAfter]),
-          [
-            ["spend", -1, 0],
-            ["adjust", 1, 1],
-          ],
-        );
-        assert.match(entries[0]?.reason ?? "", /Nutrition streak/);
-        assert.equal(entries[0]?.source, "streak:nutrition");
+      const effects = await meal(player.id);
+      const step = nutritionEffect(effects);
+      assert.deepEqual(step && [step.change, step.current, step.longest, step.frozen, step.protected], [
+        "extended",
+        2,
+        2,
+        1,
+        0,
+      ]);
+      const ledger = await ctx.app.inject({
+        method: "GET",
+        url: "/v1/me/ledger?currency=streak_freeze",
+        headers: bearer(player.accessToken),
+      });
+      assert.equal(ledger.statusCode, 200, ledger.body);
+      const entries = ledger.json<{
+        items: { type: string; amount: number; balanceAfter: number; reason: string; source: string }[];
+      }>().items;
+      assert.deepEqual(
+        entries.map((e) => [e.type, e.amount, e.balanceAfter]),
+        [
+          ["spend", -1, 0],
+          ["adjust", 1, 1],
+        ],
+      );
+      assert.match(entries[0]?.reason ?? "", /Nutrition streak/);
+      assert.equal(entries[0]?.source, "streak:nutrition");
 
-        const after = await myStreak(player.accessToken);
-        assert.deepEqual(
-          [after.current, after.safe, after.freezesUsed, after.freezesNeeded, after.freezeTokens?.balance],
-          [2, true, 1, 0, 0],
-        );
-      },
-    );
+      const after = await myStreak(player.accessToken);
+      assert.deepEqual(
+        [after.current, after.safe, after.freezesUsed, after.freezesNeeded, after.freezeTokens?.balance],
+        [2, true, 1, 0, 0],
+      );
+    });
 
     it("breaks without tokens, and never burns tokens on a streak that breaks anyway", async () => {
       const none = await tokyoPlayer();
