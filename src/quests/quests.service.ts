@@ -218,15 +218,17 @@ export class QuestsService {
       await assignQuests(tx, snapshot, [userId], now);
       const rows = await tx.rows<MyQuestRow>(
         `${MY_QUESTS} WHERE q.user_id = $1 AND ${FILTERS[filter.status]}
-           AND ($3::timestamptz IS NULL OR (q.expires_at, q.template_id) < ($3::timestamptz, $4::uuid))
-         ORDER BY q.expires_at DESC, q.template_id DESC
+           AND ($3::timestamptz IS NULL
+                OR (q.expires_at, q.template_id, q.period_key) < ($3::timestamptz, $4::uuid, $6::text))
+         ORDER BY q.expires_at DESC, q.template_id DESC, q.period_key DESC
          LIMIT $5`,
-        [userId, now, after?.at ?? null, after?.id ?? null, filter.limit + 1],
+        [userId, now, after?.at ?? null, after?.id ?? null, filter.limit + 1, after?.part ?? ""],
       );
       return toPage(
         rows,
         filter.limit,
-        (r) => ({ at: r.cursor_at, id: r.template_id }),
+        // A change of calendar can give one template two quests ending at the same instant.
+        (r) => ({ at: r.cursor_at, id: r.template_id, part: r.period_key }),
         (r) => this.view(r, now),
       );
     });

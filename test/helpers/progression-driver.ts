@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import type { LightMyRequestResponse } from "fastify";
 import {
   questStatus,
@@ -8,6 +9,7 @@ import {
   type Definitions,
   type HistoryEntry,
   type Outcome,
+  type RefQuest,
 } from "../reference/progression-reference.ts";
 import { bearer, createAdmin, registerPlayer, type TestContext } from "./context.ts";
 
@@ -18,6 +20,8 @@ import { bearer, createAdmin, registerPlayer, type TestContext } from "./context
  */
 
 const MINUTE = 60_000;
+/** Small pages, so that reading a player's quest history goes through the cursor many times. */
+const QUEST_PAGE = 7;
 
 export interface Player {
   label: string;
@@ -71,6 +75,22 @@ export class ProgressionDriver {
   private admin: { value: string; at: number } | null = null;
   /** How many comparisons were made (so a test can show it compared something). */
   checks = 0;
+  /**
+   * Soft mode, for investigating: mismatches and refused events are collected in `problems` and the
+   * walk goes on, instead of failing at the first checkpoint that differs.
+   */
+  soft = false;
+  readonly problems: string[] = [];
+
+  /** Fails with every problem found at a checkpoint (or, in soft mode, collects them). */
+  private report(found: string[]): void {
+    if (found.length === 0) return;
+    if (this.soft) {
+      this.problems.push(...found);
+      return;
+    }
+    assert.fail(`${found.length} mismatch(es):\n\n${found.join("\n\n")}`);
+  }
 
   constructor(
     readonly ctx: TestContext,
@@ -96,7 +116,10 @@ export class ProgressionDriver {
       payload: { login: p.username, password: p.password },
     });
     assert.equal(res.statusCode, 200, `login ${p.label}: ${res.body}`);
-    p.token = { value: res.json<{ tokens: { accessToken: string } }>().tokens.accessToken, at: this.now().getTime() };
+    p.token = {
+      value: res.json<{ tokens: { accessToken: string } }>().tokens.accessToken,
+      at: this.now().getTime(),
+    };
     return p.token.value;
   }
 
@@ -185,7 +208,11 @@ export class ProgressionDriver {
     options: { occurredAt?: Date; idempotencyKey?: string } = {},
   ): Promise<Sent> {
     const sent = await this.send(p, type, data, options);
-    assert.equal(sent.status, 201, `${p.label} ${type}: ${JSON.stringify(sent.body)}`);
+    if (sent.status !== 201) {
+      this.report([
+        `${p.label} ${type} at ${this.now().toISOString()}: ${sent.status} ${JSON.stringify(sent.body)}`,
+      ]);
+    }
     return sent;
   }
 
@@ -206,8 +233,20 @@ export class ProgressionDriver {
     });
   }
 
+  /** An admin adjustment of one of the player's wallets (it must be accepted). */
+  async adjust(p: Player, currency: string, amount: number): Promise<void> {
+    const res = await this.ctx.app.inject({
+      method: "POST",
+      url: `/v1/admin/users/${p.id}/adjustments`,
+      headers: bearer(await this.adminToken()),
+      payload: { currency, amount, reason: "progression test", idempotencyKey: randomUUID() },
+    });
+    assert.equal(res.statusCode, 201, `adjustment for ${p.label}: ${res.body}`);
+    p.history.push({ kind: "adjust", currency, amount });
+  }
+
   /** GET /v1/me/quests?status=all, every page. Opening them is a first touch, so it is recorded. */
-  async quests(p: Player): Promise<QuestItem[]> {
+  async quests(p: Player, pageSize = QUEST_PAGE): Promise<QuestItem[]> {
     const items: QuestItem[] = [];
     let cursor: string | null = null;
     const at = this.now();
@@ -215,7 +254,7 @@ export class ProgressionDriver {
     do {
       const res: LightMyRequestResponse = await this.ctx.app.inject({
         method: "GET",
-        url: `/v1/me/quests?status=all&limit=100${cursor === null ? "" : `&cursor=${cursor}`}`,
+        url: `/v1/me/quests?status=all&limit=${pageSize}${cursor === null ? "" : `&cursor=${cursor}`}`,
         headers: bearer(await this.tokenOf(p)),
       });
       assert.equal(res.statusCode, 200, `GET /v1/me/quests ${p.label}: ${res.body}`);
@@ -241,7 +280,10 @@ export class ProgressionDriver {
    * viewQuests, also GET /v1/me/quests?status=all — a first touch, recorded before comparing.
    * Returns the reference outcome, so tests can check the walk exercised what it meant to.
    */
-  async check(p: Player, options: { viewQuests?: boolean; where?: string } = {}): Promise<Outcome> {
+  async check(
+    p: Player,
+    options: { viewQuests?: boolean; pageSize?: number; where?: string } = {},
+  ): Promise<Outcome> {
     const now = this.now();
     const label = `${p.label} at ${now.toISOString()}${options.where ? ` (${options.where})` : ""}`;
     const defs = this.defs;
@@ -310,9 +352,18 @@ export class ProgressionDriver {
       ),
     }));
     const ref = replay(p.id, p.history, defs);
+    const found: string[] = [];
+    const compare = (actual: unknown, expected: unknown, what: string) => {
+      try {
+        assert.deepStrictEqual(actual, expected, `${label}: ${what}`);
+      } catch (error) {
+        if (!(error instanceof assert.AssertionError)) throw error;
+        found.push(error.message);
+      }
+    };
 
     // user_streaks
-    assert.deepEqual(
+    compare(
       db.streaks.map((r) => ({
         key: r.key,
         current: r.current,
@@ -321,188 +372,239 @@ export class ProgressionDriver {
         calendar: { timeZone: r.time_zone, dayStartHour: r.day_start_hour },
         freezesUsed: r.freezes_used,
       })),
-      sorted([...ref.streaks.values()], (s) => s.key),
-      `${label}: user_streaks`,
+      sorted([...ref.streaks.values()], (s) => s.key).map((s) => ({
+        key: s.key,
+        current: s.current,
+        longest: s.longest,
+        last: s.last,
+        calendar: s.calendar,
+        freezesUsed: s.freezesUsed,
+      })),
+      "user_streaks",
     );
     // milestones, each once
-    assert.deepEqual(
+    compare(
       db.milestones,
       [...ref.milestones].sort().map((slot) => ({ slot, n: 1 })),
-      `${label}: user_streak_milestones`,
+      "user_streak_milestones",
     );
-    // freeze token balances and their whole ledger, in order
+    // freeze token balances and their whole ledger, in order, never below zero
     for (const currency of tracked) {
-      const balance = db.wallets.find((w) => w.currency === currency)?.balance ?? 0;
-      assert.equal(balance, ref.balances.get(currency), `${label}: ${currency} balance`);
       const entries = db.ledger.filter((e) => e.currency === currency);
-      assert.deepEqual(
-        entries.map((e) => ({ type: e.type, amount: e.amount, source: e.source })),
-        ref.ledger
-          .filter((e) => e.currency === currency)
-          .map((e) => ({ type: e.type, amount: e.amount, source: e.source })),
-        `${label}: ${currency} ledger entries`,
+      compare(
+        {
+          balance: db.wallets.find((w) => w.currency === currency)?.balance ?? 0,
+          entries: entries.map((e) => ({
+            type: e.type,
+            amount: e.amount,
+            source: e.source.startsWith("admin:") ? "admin" : e.source,
+          })),
+          negative: entries.filter((e) => e.balance_after < 0).length,
+        },
+        {
+          balance: ref.balances.get(currency),
+          entries: ref.ledger
+            .filter((e) => e.currency === currency)
+            .map((e) => ({ type: e.type, amount: e.amount, source: e.source })),
+          negative: 0,
+        },
+        `${currency} balance and ledger entries`,
       );
-      for (const e of entries) assert.ok(e.balance_after >= 0, `${label}: ${currency} went below zero`);
     }
-    // every reward and spend of streaks and quests (multiset: bursts may interleave players' entries)
-    const entryKey = (e: { source: string; currency: string; type: string; amount: number; period: string | null }) =>
-      `${e.source}|${e.currency}|${e.type}|${e.amount}|${e.period ?? ""}`;
-    assert.deepEqual(
+    // every reward and spend of streaks and quests, as a multiset
+    const entryKey = (e: {
+      source: string;
+      currency: string;
+      type: string;
+      amount: number;
+      period: string | null;
+    }) => `${e.source}|${e.currency}|${e.type}|${e.amount}|${e.period ?? ""}`;
+    compare(
       db.ledger
         .filter((e) => e.source.startsWith("streak:") || e.source.startsWith("quest:"))
         .map(entryKey)
         .sort(),
-      ref.ledger.map(entryKey).sort(),
-      `${label}: streak and quest ledger entries`,
+      ref.ledger
+        .filter((e) => e.source.startsWith("streak:") || e.source.startsWith("quest:"))
+        .map(entryKey)
+        .sort(),
+      "streak and quest ledger entries",
     );
     // user_quests rows
-    const questRow = (q: {
-      key: string;
-      periodKey: string;
-      status: string;
-      progress: number;
-      target: number;
-      startsAt: Date;
-      expiresAt: Date;
-      completedAt: Date | null;
-    }) => ({
+    const questRow = (q: RefQuest) => ({
       key: q.key,
       period: q.periodKey,
-      status: q.status,
+      status: q.status as string,
       progress: q.progress,
       target: q.target,
       startsAt: iso(q.startsAt),
       expiresAt: iso(q.expiresAt),
       completedAt: iso(q.completedAt),
     });
-    assert.deepEqual(
+    compare(
       sorted(
-        db.quests.map((r) =>
-          questRow({
-            key: r.key,
-            periodKey: r.period_key,
-            status: r.status,
-            progress: r.progress,
-            target: r.target,
-            startsAt: r.starts_at,
-            expiresAt: r.expires_at,
-            completedAt: r.completed_at,
-          }),
-        ),
+        db.quests.map((r) => ({
+          key: r.key,
+          period: r.period_key,
+          status: r.status,
+          progress: r.progress,
+          target: r.target,
+          startsAt: iso(r.starts_at),
+          expiresAt: iso(r.expires_at),
+          completedAt: iso(r.completed_at),
+        })),
         (q) => `${q.key}|${q.period}`,
       ),
       sorted([...ref.quests.values()].map(questRow), (q) => `${q.key}|${q.period}`),
-      `${label}: user_quests`,
+      "user_quests",
     );
     // derived events: one streak.extended per counting step, one quest.completed per completion
-    assert.deepEqual(
+    compare(
       db.derived
         .filter((e) => e.type === "streak.extended")
         .map((e) => `${String(e.data.key)}|${String(e.data.current)}|${String(e.data.longest)}`)
         .sort(),
       ref.steps.map((s) => `${s.key}|${s.current}|${s.longest}`).sort(),
-      `${label}: streak.extended events`,
+      "streak.extended events",
     );
-    assert.deepEqual(
+    compare(
       db.derived
         .filter((e) => e.type === "quest.completed")
         .map((e) => `${String(e.data.key)}|${String(e.data.period)}`)
         .sort(),
       ref.completions.map((c) => `${c.key}|${c.period}`).sort(),
-      `${label}: quest.completed events`,
+      "quest.completed events",
     );
-    assert.equal(db.completedStat?.value ?? 0, ref.completions.length, `${label}: stat quests.completed`);
+    compare(db.completedStat?.value ?? 0, ref.completions.length, "stat quests.completed");
 
     // GET /v1/me/streaks
-    const shown = await this.streaks(p);
-    assert.deepEqual(
-      sorted(shown, (s) => s.key).map((s) => ({
-        key: s.key,
-        current: s.current,
-        longest: s.longest,
-        safe: s.safe,
-        atRisk: s.atRisk,
-        freezesNeeded: s.freezesNeeded,
-        periodEndsAt: s.periodEndsAt,
-        secondsLeft: s.secondsLeft,
-        freezeTokens: s.freezeTokens,
-        freezesUsed: s.freezesUsed,
-        milestones: s.milestones.map((m) => ({ count: m.count, reached: m.reached })),
-      })),
-      sorted(defs.streaks, (s) => s.key).map((s) => {
-        const v = streakView(ref, defs, s.key, now, p.calendar);
-        return {
+    try {
+      const shown = await this.streaks(p);
+      compare(
+        sorted(shown, (s) => s.key).map((s) => ({
           key: s.key,
-          current: v.current,
-          longest: v.longest,
-          safe: v.safe,
-          atRisk: v.atRisk,
-          freezesNeeded: v.freezesNeeded,
-          periodEndsAt: v.periodEndsAt.toISOString(),
-          secondsLeft: Math.max(0, Math.floor((v.periodEndsAt.getTime() - now.getTime()) / 1000)),
-          freezeTokens:
-            s.freezeCurrency === null
-              ? null
-              : {
-                  currency: s.freezeCurrency,
-                  balance: ref.balances.get(s.freezeCurrency) ?? 0,
-                  max: defs.maxBalance.get(s.freezeCurrency) ?? null,
-                },
-          freezesUsed: ref.streaks.get(s.key)?.freezesUsed ?? 0,
-          milestones: s.milestones.map((m) => ({
-            count: m.count,
-            reached: ref.milestones.has(`${s.key}|${m.count}`),
-          })),
-        };
-      }),
-      `${label}: GET /v1/me/streaks`,
-    );
-    for (const s of shown) {
-      const covering = ref.protections.filter(
-        (w) => (w.streak === null || w.streak === s.key) && w.startsAt <= now && now < w.endsAt,
+          current: s.current,
+          longest: s.longest,
+          safe: s.safe,
+          atRisk: s.atRisk,
+          freezesNeeded: s.freezesNeeded,
+          periodEndsAt: s.periodEndsAt,
+          secondsLeft: s.secondsLeft,
+          freezeTokens: s.freezeTokens,
+          freezesUsed: s.freezesUsed,
+          milestones: s.milestones.map((m) => ({ count: m.count, reached: m.reached })),
+          protected: s.protectedUntil !== null,
+        })),
+        sorted(defs.streaks, (s) => s.key).map((s) => {
+          const v = streakView(ref, defs, s.key, now, p.calendar);
+          return {
+            key: s.key,
+            current: v.current,
+            longest: v.longest,
+            safe: v.safe,
+            atRisk: v.atRisk,
+            freezesNeeded: v.freezesNeeded,
+            periodEndsAt: v.periodEndsAt.toISOString(),
+            secondsLeft: Math.max(0, Math.floor((v.periodEndsAt.getTime() - now.getTime()) / 1000)),
+            freezeTokens:
+              s.freezeCurrency === null
+                ? null
+                : {
+                    currency: s.freezeCurrency,
+                    balance: ref.balances.get(s.freezeCurrency) ?? 0,
+                    max: defs.maxBalance.get(s.freezeCurrency) ?? null,
+                  },
+            freezesUsed: ref.streaks.get(s.key)?.freezesUsed ?? 0,
+            milestones: s.milestones.map((m) => ({
+              count: m.count,
+              reached: ref.milestones.has(`${s.key}|${m.count}`),
+            })),
+            protected: coveringNow(ref, s.key, now).length > 0,
+          };
+        }),
+        "GET /v1/me/streaks",
       );
-      if (covering.length === 0) assert.equal(s.protectedUntil, null, `${label}: ${s.key} protectedUntil`);
-      else
-        assert.ok(
-          covering.some((w) => w.endsAt.toISOString() === s.protectedUntil),
-          `${label}: ${s.key} protectedUntil ${s.protectedUntil}`,
-        );
+      for (const s of shown) {
+        const ends = coveringNow(ref, s.key, now).map((w) => w.endsAt.toISOString());
+        if (s.protectedUntil !== null && !ends.includes(s.protectedUntil)) {
+          found.push(
+            `${label}: ${s.key} protectedUntil ${s.protectedUntil}, windows end at ${ends.join(", ")}`,
+          );
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof assert.AssertionError)) throw error;
+      found.push(error.message);
     }
 
     let outcome = ref;
     if (options.viewQuests === true) {
-      const items = await this.quests(p);
-      outcome = replay(p.id, p.history, defs);
-      assert.deepEqual(
-        sorted(items, (q) => `${q.key}|${q.period}`).map((q) => ({
-          key: q.key,
-          period: q.period,
-          status: q.status,
-          progress: q.progress,
-          target: q.target,
-          startsAt: q.startsAt,
-          expiresAt: q.expiresAt,
-          secondsLeft: q.secondsLeft,
-          completedAt: q.completedAt,
-        })),
-        sorted([...outcome.quests.values()], (q) => `${q.key}|${q.periodKey}`).map((q) => {
-          const status = questStatus(q, now);
-          return {
+      try {
+        const items = await this.quests(p, options.pageSize);
+        outcome = replay(p.id, p.history, defs);
+        compare(
+          sorted(items, (q) => `${q.key}|${q.period}`).map((q) => ({
             key: q.key,
-            period: q.periodKey,
-            status,
+            period: q.period,
+            status: q.status,
             progress: q.progress,
             target: q.target,
-            startsAt: q.startsAt.toISOString(),
-            expiresAt: q.expiresAt.toISOString(),
-            secondsLeft: status === "active" ? Math.floor((q.expiresAt.getTime() - now.getTime()) / 1000) : 0,
-            completedAt: iso(q.completedAt),
-          };
-        }),
-        `${label}: GET /v1/me/quests?status=all`,
-      );
+            startsAt: q.startsAt,
+            expiresAt: q.expiresAt,
+            secondsLeft: q.secondsLeft,
+            completedAt: q.completedAt,
+          })),
+          sorted([...outcome.quests.values()], (q) => `${q.key}|${q.periodKey}`).map((q) => {
+            const status = questStatus(q, now);
+            return {
+              key: q.key,
+              period: q.periodKey,
+              status,
+              progress: q.progress,
+              target: q.target,
+              startsAt: q.startsAt.toISOString(),
+              expiresAt: q.expiresAt.toISOString(),
+              secondsLeft:
+                status === "active" ? Math.floor((q.expiresAt.getTime() - now.getTime()) / 1000) : 0,
+              completedAt: iso(q.completedAt),
+            };
+          }),
+          "GET /v1/me/quests?status=all",
+        );
+      } catch (error) {
+        if (!(error instanceof assert.AssertionError)) throw error;
+        found.push(error.message);
+      }
     }
     this.checks++;
+    if (found.length > 0) found.push(`${p.label}'s history:\n${describeHistory(p)}`);
+    this.report(found);
     return outcome;
   }
+}
+
+/** The recorded history, one line per entry, for failure messages. */
+export function describeHistory(p: Player): string {
+  const cal = (c: Calendar) => `${c.timeZone}${c.dayStartHour === 0 ? "" : `+${c.dayStartHour}h`}`;
+  return p.history
+    .map((h) => {
+      switch (h.kind) {
+        case "event":
+          return `  event ${h.type} ${JSON.stringify(h.data)} occurred ${h.occurredAt.toISOString()} received ${h.receivedAt.toISOString()} in ${cal(h.calendar)}`;
+        case "touch":
+          return `  GET /v1/me/quests at ${h.at.toISOString()} in ${cal(h.calendar)}`;
+        case "protection":
+          return `  protection ${h.streak ?? "(all streaks)"} ${h.startsAt.toISOString()} – ${h.endsAt.toISOString()}`;
+        case "adjust":
+          return `  adjustment ${h.currency} ${h.amount}`;
+      }
+    })
+    .join("\n");
+}
+
+/** The protection windows of a streak (or of all) that contain `now`. */
+function coveringNow(ref: Outcome, key: string, now: Date) {
+  return ref.protections.filter(
+    (w) => (w.streak === null || w.streak === key) && w.startsAt <= now && now < w.endsAt,
+  );
 }

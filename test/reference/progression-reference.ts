@@ -171,7 +171,8 @@ export function loadDefinitions(packs: readonly string[]): Definitions {
     }
     for (const a of pack.achievements ?? []) {
       for (const r of a.rewards ?? []) {
-        if (defs.tracked.has(r.currency)) throw new Error(`an achievement pays tracked currency ${r.currency}`);
+        if (defs.tracked.has(r.currency))
+          throw new Error(`an achievement pays tracked currency ${r.currency}`);
       }
     }
   }
@@ -218,12 +219,17 @@ function firstDate(index: number, cadence: Cadence): LocalDate {
 
 function localMidnight(d: LocalDate, timeZone: string): number {
   const dt = DateTime.fromObject({ year: d.year, month: d.month, day: d.day, hour: 0 }, { zone: timeZone });
-  if (!dt.isValid || dt.hour !== 0) throw new Error(`no local midnight on ${JSON.stringify(d)} in ${timeZone}`);
+  if (!dt.isValid || dt.hour !== 0)
+    throw new Error(`no local midnight on ${JSON.stringify(d)} in ${timeZone}`);
   return dt.toMillis();
 }
 
 /** [start, end) of a numbered period: local midnight of its first date plus dayStartHour hours. */
-export function periodBounds(index: number, cadence: Cadence, calendar: Calendar): { start: Date; end: Date } {
+export function periodBounds(
+  index: number,
+  cadence: Cadence,
+  calendar: Calendar,
+): { start: Date; end: Date } {
   const shift = calendar.dayStartHour * HOUR;
   return {
     start: new Date(localMidnight(firstDate(index, cadence), calendar.timeZone) + shift),
@@ -270,7 +276,14 @@ export interface HistoryProtection {
   endsAt: Date;
 }
 
-export type HistoryEntry = HistoryEvent | HistoryTouch | HistoryProtection;
+/** An admin adjustment of a wallet (only tracked currencies matter to streaks). */
+export interface HistoryAdjustment {
+  kind: "adjust";
+  currency: string;
+  amount: number;
+}
+
+export type HistoryEntry = HistoryEvent | HistoryTouch | HistoryProtection | HistoryAdjustment;
 
 // ---- outcome -------------------------------------------------------------------------------------
 
@@ -282,6 +295,81 @@ export interface RefStreak {
   calendar: Calendar;
   /** Freeze tokens spent on this streak so far. */
   freezesUsed: number;
+  /** The counting instant of the last counted period (used by the "both-calendars" rule only). */
+  countedAt: Date;
+  /** The last activity, counted or not, and the calendar then ("both-calendars" rule only). */
+  activityAt: Date;
+  activityCalendar: Calendar;
+}
+
+/**
+ * How a change of calendar (zone or day-start hour) is handled.
+ *
+ * "both-calendars" — the rule Ludus follows (docs/engine.md, Streaks): a period counts only if a
+ * new one has begun since the last count both in the calendar of that count and in the calendar
+ * now; periods are missed only if the player was idle through them both in the calendar of their
+ * last activity (counted or not) and in the calendar now.
+ *
+ * "brief" — an earlier, simpler rule kept to show what the walks catch: a period counts if its
+ * number in the calendar now is after the last counted one; missed = min(p, p in the calendar of
+ * the last count) − last − 1. It lets a player who flies east count two dates within an hour.
+ *
+ * With a single calendar both rules give the same results.
+ */
+export type CalendarChangeRule = "brief" | "both-calendars";
+export const CALENDAR_CHANGE_RULE: CalendarChangeRule = "both-calendars";
+
+interface Gap {
+  advanced: boolean;
+  missed: number;
+  /** Missed periods are from.index + 1 … from.index + missed, numbered in from.calendar. */
+  from: { index: number; calendar: Calendar };
+}
+
+function gapOf(
+  state: RefStreak,
+  at: Date,
+  cadence: Cadence,
+  calendar: Calendar,
+  rule: CalendarChangeRule,
+): Gap {
+  const p = periodIndex(at, cadence, calendar);
+  if (rule === "brief") {
+    const pOld = periodIndex(at, cadence, state.calendar);
+    return {
+      advanced: p > state.last,
+      missed: Math.max(0, Math.min(p, pOld) - state.last - 1),
+      from: { index: state.last, calendar: state.calendar },
+    };
+  }
+  const advanced =
+    p > periodIndex(state.countedAt, cadence, calendar) &&
+    periodIndex(at, cadence, state.calendar) > state.last;
+  const fromHere = periodIndex(state.activityAt, cadence, calendar);
+  const fromThere = periodIndex(state.activityAt, cadence, state.activityCalendar);
+  const here = p - fromHere;
+  const there = periodIndex(at, cadence, state.activityCalendar) - fromThere;
+  return {
+    advanced,
+    missed: Math.max(0, Math.min(here, there) - 1),
+    from:
+      here <= there ? { index: fromHere, calendar } : { index: fromThere, calendar: state.activityCalendar },
+  };
+}
+
+/** How many of a gap's missed periods some protection window of this streak (or of all) overlaps. */
+function shieldedCount(key: string, cadence: Cadence, gap: Gap, protections: HistoryProtection[]): number {
+  if (gap.missed > 400) return 0;
+  let count = 0;
+  for (let p = gap.from.index + 1; p <= gap.from.index + gap.missed; p++) {
+    const { start, end } = periodBounds(p, cadence, gap.from.calendar);
+    if (
+      protections.some((w) => (w.streak === null || w.streak === key) && w.startsAt < end && start < w.endsAt)
+    ) {
+      count++;
+    }
+  }
+  return count;
 }
 
 export interface RefQuest {
@@ -297,7 +385,7 @@ export interface RefQuest {
 
 export interface RefLedgerEntry {
   currency: string;
-  type: "reward" | "spend";
+  type: "reward" | "spend" | "adjust";
   amount: number;
   source: string;
   /** The quest period, for quest rewards. */
@@ -325,6 +413,8 @@ export interface Outcome {
   /** One per counting step (each is a streak.extended event). */
   steps: RefStreakStep[];
   quests: Map<string, RefQuest>;
+  /** How many times an event counted for a streak when it arrived, being later than the grace. */
+  countedAtReceipt: number;
   /** One per completed quest (each is a quest.completed event). */
   completions: { key: string; period: string }[];
   protections: HistoryProtection[];
@@ -368,7 +458,12 @@ interface Applied {
 }
 
 /** Replays a player's history and returns what streaks and quests must look like after it. */
-export function replay(userId: string, history: readonly HistoryEntry[], defs: Definitions): Outcome {
+export function replay(
+  userId: string,
+  history: readonly HistoryEntry[],
+  defs: Definitions,
+  rule: CalendarChangeRule = CALENDAR_CHANGE_RULE,
+): Outcome {
   const out: Outcome = {
     streaks: new Map(),
     milestones: new Set(),
@@ -376,6 +471,7 @@ export function replay(userId: string, history: readonly HistoryEntry[], defs: D
     ledger: [],
     steps: [],
     quests: new Map(),
+    countedAtReceipt: 0,
     completions: [],
     protections: [],
   };
@@ -448,18 +544,6 @@ export function replay(userId: string, history: readonly HistoryEntry[], defs: D
     }
   };
 
-  const shieldedCount = (s: StreakDef, state: RefStreak, missed: number) => {
-    let count = 0;
-    for (let p = state.last + 1; p <= state.last + missed; p++) {
-      const { start, end } = periodBounds(p, s.cadence, state.calendar);
-      const covered = out.protections.some(
-        (w) => (w.streak === null || w.streak === s.key) && w.startsAt < end && start < w.endsAt,
-      );
-      if (covered) count++;
-    }
-    return count;
-  };
-
   const tokensOf = (s: StreakDef) =>
     s.freezeCurrency === null ? 0 : (out.balances.get(s.freezeCurrency) ?? 0);
 
@@ -470,28 +554,45 @@ export function replay(userId: string, history: readonly HistoryEntry[], defs: D
     const p0 = periodIndex(occurredAt, s.cadence, calendar);
     if (p0 < periodIndex(receivedAt, s.cadence, calendar)) {
       const end = periodBounds(p0, s.cadence, calendar).end.getTime();
-      if (receivedAt.getTime() - end > s.graceHours * HOUR) at = receivedAt;
+      if (receivedAt.getTime() - end > s.graceHours * HOUR) {
+        at = receivedAt;
+        out.countedAtReceipt++;
+      }
     }
     const p = periodIndex(at, s.cadence, calendar);
     const state = out.streaks.get(s.key);
     let step: RefStreakStep;
     if (state === undefined) {
-      const fresh = { key: s.key, current: 1, longest: 1, last: p, calendar, freezesUsed: 0 };
-      out.streaks.set(s.key, fresh);
+      out.streaks.set(s.key, {
+        key: s.key,
+        current: 1,
+        longest: 1,
+        last: p,
+        calendar,
+        freezesUsed: 0,
+        countedAt: at,
+        activityAt: at,
+        activityCalendar: calendar,
+      });
       step = { key: s.key, current: 1, longest: 1, frozen: 0, shielded: 0, restarted: false };
     } else {
-      if (p <= state.last) return false;
-      const pOld = periodIndex(at, s.cadence, state.calendar);
-      const missed = Math.max(0, Math.min(p, pOld) - state.last - 1);
+      const gap = gapOf(state, at, s.cadence, calendar, rule);
+      if (!gap.advanced) {
+        if (rule === "both-calendars" && at > state.activityAt) {
+          state.activityAt = at;
+          state.activityCalendar = calendar;
+        }
+        return false;
+      }
       let frozen = 0;
       let shielded = 0;
       let restarted = false;
-      if (missed === 0) {
+      if (gap.missed === 0) {
         state.current += 1;
       } else {
-        shielded = missed <= 400 ? shieldedCount(s, state, missed) : 0;
-        const needed = missed - shielded;
-        if (missed <= 400 && needed <= tokensOf(s)) {
+        shielded = shieldedCount(s.key, s.cadence, gap, out.protections);
+        const needed = gap.missed - shielded;
+        if (gap.missed <= 400 && needed <= tokensOf(s)) {
           if (needed > 0 && s.freezeCurrency !== null) {
             out.balances.set(s.freezeCurrency, tokensOf(s) - needed);
             out.ledger.push({
@@ -514,6 +615,9 @@ export function replay(userId: string, history: readonly HistoryEntry[], defs: D
       state.longest = Math.max(state.longest, state.current);
       state.last = p;
       state.calendar = calendar;
+      state.countedAt = at;
+      state.activityAt = at;
+      state.activityCalendar = calendar;
       step = { key: s.key, current: state.current, longest: state.longest, frozen, shielded, restarted };
     }
     out.steps.push(step);
@@ -580,6 +684,18 @@ export function replay(userId: string, history: readonly HistoryEntry[], defs: D
       case "touch":
         assign(entry.at, entry.calendar);
         break;
+      case "adjust":
+        if (defs.tracked.has(entry.currency)) {
+          out.balances.set(entry.currency, (out.balances.get(entry.currency) ?? 0) + entry.amount);
+        }
+        out.ledger.push({
+          currency: entry.currency,
+          type: "adjust",
+          amount: entry.amount,
+          source: "admin",
+          period: null,
+        });
+        break;
       case "event":
         apply(entry, entry.receivedAt, entry.calendar, 0);
         break;
@@ -595,6 +711,7 @@ export function streakView(
   key: string,
   now: Date,
   calendar: Calendar,
+  rule: CalendarChangeRule = CALENDAR_CHANGE_RULE,
 ): StreakView {
   const s = defs.streaks.find((x) => x.key === key);
   if (s === undefined) throw new Error(`no streak ${key}`);
@@ -604,7 +721,8 @@ export function streakView(
   if (state === undefined) {
     return { current: 0, longest: 0, safe: false, atRisk: false, freezesNeeded: 0, periodEndsAt };
   }
-  if (here <= state.last) {
+  const gap = gapOf(state, now, s.cadence, calendar, rule);
+  if (!gap.advanced) {
     return {
       current: state.current,
       longest: state.longest,
@@ -614,27 +732,12 @@ export function streakView(
       periodEndsAt,
     };
   }
-  const old = periodIndex(now, s.cadence, state.calendar);
-  const missed = Math.max(0, Math.min(here, old) - state.last - 1);
   let needed = 0;
   let alive = true;
-  if (missed > 0) {
-    let shielded = 0;
-    if (missed <= 400) {
-      for (let p = state.last + 1; p <= state.last + missed; p++) {
-        const { start, end } = periodBounds(p, s.cadence, state.calendar);
-        if (
-          outcome.protections.some(
-            (w) => (w.streak === null || w.streak === key) && w.startsAt < end && start < w.endsAt,
-          )
-        ) {
-          shielded++;
-        }
-      }
-    }
-    needed = missed - shielded;
+  if (gap.missed > 0) {
+    needed = gap.missed - shieldedCount(key, s.cadence, gap, outcome.protections);
     const tokens = s.freezeCurrency === null ? 0 : (outcome.balances.get(s.freezeCurrency) ?? 0);
-    alive = missed <= 400 && needed <= tokens;
+    alive = gap.missed <= 400 && needed <= tokens;
   }
   return {
     current: alive ? state.current : 0,

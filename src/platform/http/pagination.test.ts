@@ -74,7 +74,10 @@ describe("cursor encoding", () => {
       Buffer.from("not json").toString("base64url"),
       b64({ at: "2026-01-15 12:00:00+00", id }),
       b64(["2026-01-15 12:00:00+00"]),
-      b64(["2026-01-15 12:00:00+00", id, "extra"]),
+      b64(["2026-01-15 12:00:00+00", id, "extra", "more"]),
+      b64(["2026-01-15 12:00:00+00", id, "a period; DROP TABLE users"]),
+      b64(["2026-01-15 12:00:00+00", id, 7]),
+      b64(["2026-01-15 12:00:00+00", id, ""]),
       b64([1_700_000_000, id]),
       b64(["2026-01-15 12:00:00+00", 42]),
       b64(["2026-01-15T12:00:00Z", id]),
@@ -90,6 +93,15 @@ describe("cursor encoding", () => {
     for (const cursor of bad) {
       assert.throws(() => decodeCursor(cursor), isCursorError, `accepted ${JSON.stringify(cursor)}`);
     }
+  });
+
+  it("carries a third part (a quest's period key) through a round trip", () => {
+    const id = "0b6a4e1c-7b7e-4f7e-9d2a-3c1f5e8a9b0c";
+    assert.deepEqual(decodeCursor(encodeCursor("2026-01-15 12:00:00+00", id, "2026-W03")), {
+      at: "2026-01-15 12:00:00+00",
+      id,
+      part: "2026-W03",
+    });
   });
 
   it("never throws anything but the cursor error on arbitrary input (property)", () => {

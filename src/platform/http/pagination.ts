@@ -7,11 +7,15 @@ import { AppError } from "./errors.ts";
 export interface Cursor {
   at: string;
   id: string;
+  /** A third key part, for lists where (time, id) is not unique (a quest's period key). */
+  part?: string;
 }
 
-export function encodeCursor(at: string, id: string): string {
-  return Buffer.from(JSON.stringify([at, id])).toString("base64url");
+export function encodeCursor(at: string, id: string, part?: string): string {
+  return Buffer.from(JSON.stringify(part === undefined ? [at, id] : [at, id, part])).toString("base64url");
 }
+
+const PART = /^[A-Za-z0-9_-]{1,40}$/;
 
 const PG_TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -22,13 +26,15 @@ export function decodeCursor(cursor: string | undefined): Cursor | undefined {
     const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
     if (
       Array.isArray(value) &&
-      value.length === 2 &&
+      (value.length === 2 || (value.length === 3 && typeof value[2] === "string" && PART.test(value[2]))) &&
       typeof value[0] === "string" &&
       typeof value[1] === "string" &&
       PG_TIMESTAMP.test(value[0]) &&
       UUID.test(value[1])
     ) {
-      return { at: value[0], id: value[1] };
+      return value.length === 3
+        ? { at: value[0], id: value[1], part: value[2] as string }
+        : { at: value[0], id: value[1] };
     }
   } catch {
     // fall through to the error below
@@ -42,12 +48,14 @@ export function decodeCursor(cursor: string | undefined): Cursor | undefined {
 export function toPage<R, T>(
   rows: R[],
   limit: number,
-  key: (row: R) => { at: string; id: string },
+  key: (row: R) => Cursor,
   map: (row: R) => T,
 ): { items: T[]; nextCursor: string | null } {
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   const nextCursor =
-    rows.length > limit && last !== undefined ? encodeCursor(key(last).at, key(last).id) : null;
+    rows.length > limit && last !== undefined
+      ? encodeCursor(key(last).at, key(last).id, key(last).part)
+      : null;
   return { items: page.map(map), nextCursor };
 }
