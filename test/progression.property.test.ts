@@ -6,6 +6,7 @@ import { verifyBooks } from "../src/economy/verify.ts";
 import { createAdmin, createApiKey, createTestContext, type TestContext } from "./helpers/context.ts";
 import { ProgressionDriver, type Player } from "./helpers/progression-driver.ts";
 import { loadDefinitions, replay } from "./reference/progression-reference.ts";
+import { dietgameEvents, type DietgameEvent } from "./helpers/dietgame-arbitraries.ts";
 
 /**
  * Acceptance 2: random concurrent workloads. Several players play at once, round by round: the
@@ -38,10 +39,7 @@ const MINUTE = 60_000;
 const FIRST_START = Date.parse("2026-02-20T00:00:00Z");
 const LAST_START = Date.parse("2026-11-10T00:00:00Z");
 
-interface Typed {
-  type: "meal.logged" | "exercise.logged" | "recipe.tried" | "social.interaction";
-  data: Record<string, unknown>;
-}
+type Typed = DietgameEvent;
 type Step =
   | { kind: "event"; event: Typed; back: number }
   | { kind: "burst"; events: Typed[]; back: number }
@@ -54,41 +52,12 @@ type Step =
 
 // ---- generators -----------------------------------------------------------------------------------
 
-const typedArb: fc.Arbitrary<Typed> = fc.oneof(
-  {
-    weight: 8,
-    arbitrary: fc
-      .record(
-        {
-          mealType: fc.constantFrom("breakfast", "lunch", "dinner", "snack"),
-          calories: fc.integer({ min: 0, max: 1500 }),
-        },
-        { requiredKeys: ["mealType"] },
-      )
-      .map((data): Typed => ({ type: "meal.logged", data })),
-  },
-  {
-    weight: 3,
-    arbitrary: fc
-      .record({ minutes: fc.integer({ min: 1, max: 60 }) })
-      .map((data): Typed => ({ type: "exercise.logged", data })),
-  },
-  {
-    weight: 1,
-    arbitrary: fc
-      .record(
-        { recipeId: fc.constantFrom("r1", "r2", "r3"), isNew: fc.boolean() },
-        { requiredKeys: ["recipeId"] },
-      )
-      .map((data): Typed => ({ type: "recipe.tried", data })),
-  },
-  {
-    weight: 1,
-    arbitrary: fc
-      .record({ kind: fc.constantFrom("like", "comment", "share", "message", "challenge") })
-      .map((data): Typed => ({ type: "social.interaction", data })),
-  },
-);
+const typedArb: fc.Arbitrary<Typed> = dietgameEvents({
+  weights: { meal: 8, exercise: 3, recipe: 1, social: 1 },
+  maxMinutes: 60,
+  recipes: ["r1", "r2", "r3"],
+  socialKinds: ["like", "comment", "share", "message", "challenge"],
+});
 /** Minutes an event is back-dated: mostly not, often within a few hours, sometimes up to 71 h. */
 const backArb = fc.oneof(
   { weight: 6, arbitrary: fc.constant(0) },

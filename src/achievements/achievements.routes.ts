@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import { actorOf, currentUser, requestMeta, type Guards } from "../identity/guards.ts";
+import { currentUser, type Guards } from "../identity/guards.ts";
+import { keyedDefinitionRoutes } from "../engine/keyed-routes.ts";
 import { problems } from "../platform/http/schemas.ts";
 import { DefinitionKey, JsonObject, Reward, Rewards } from "../engine/schemas.ts";
 import type { AchievementsService } from "./achievements.service.ts";
@@ -72,7 +73,6 @@ export const achievementRoutes: FastifyPluginAsyncTypebox<{
   guards: Guards;
 }> = async (app, { achievements, guards }) => {
   const security = [{ bearer: [] }];
-  const admin = guards.role("admin");
 
   app.get(
     "/v1/me/achievements",
@@ -108,64 +108,14 @@ export const achievementRoutes: FastifyPluginAsyncTypebox<{
     }),
   );
 
-  app.get(
-    "/v1/admin/achievements",
-    {
-      preHandler: admin,
-      schema: {
-        tags: ["admin"],
-        security,
-        summary: "All achievement definitions",
-        response: { 200: Type.Object({ items: Type.Array(Achievement) }), ...problems(401, 403) },
-      },
-    },
-    async () => ({ items: await achievements.list() }),
-  );
-
-  app.post(
-    "/v1/admin/achievements",
-    {
-      preHandler: admin,
-      schema: {
-        tags: ["admin"],
-        security,
-        summary: "Create an achievement",
-        body: CreateAchievement,
-        response: { 201: Achievement, ...problems(401, 403, 409, 422) },
-      },
-    },
-    async (request, reply) =>
-      reply
-        .status(201)
-        .send(
-          await achievements.save(
-            actorOf(currentUser(request)),
-            requestMeta(request),
-            request.body,
-            "create",
-          ),
-        ),
-  );
-
-  app.patch(
-    "/v1/admin/achievements/:key",
-    {
-      preHandler: admin,
-      schema: {
-        tags: ["admin"],
-        security,
-        summary: "Change an achievement",
-        params: Type.Object({ key: Key }, { additionalProperties: false }),
-        body: UpdateAchievement,
-        response: { 200: Achievement, ...problems(401, 403, 404, 422) },
-      },
-    },
-    async (request) =>
-      achievements.save(
-        actorOf(currentUser(request)),
-        requestMeta(request),
-        { ...request.body, key: request.params.key },
-        "update",
-      ),
+  await app.register(
+    keyedDefinitionRoutes({
+      path: "/v1/admin/achievements",
+      noun: "achievement",
+      schemas: { create: CreateAchievement, update: UpdateAchievement, view: Achievement },
+      list: () => achievements.list(),
+      save: (actor, meta, input, mode) => achievements.save(actor, meta, input, mode),
+    }),
+    { guards },
   );
 };

@@ -13,6 +13,11 @@ import {
   type TestContext,
   createApiKey,
 } from "../../test/helpers/context.ts";
+import {
+  dietgameEvents,
+  type DietgameEvent,
+  type DietgameType,
+} from "../../test/helpers/dietgame-arbitraries.ts";
 
 /**
  * A property over random concurrent workloads: DietGame events (some with idempotency keys, some
@@ -26,11 +31,7 @@ const ZONES = ["UTC", "Pacific/Auckland", "America/Los_Angeles"] as const;
 const PLAYERS = ZONES.length;
 const CLIENT_CAPS: Record<string, number> = { "meal.logged": 20, "exercise.logged": 20, "recipe.tried": 10 };
 
-type EventType = "meal.logged" | "exercise.logged" | "recipe.tried" | "social.interaction";
-interface Typed {
-  type: EventType;
-  data: Record<string, unknown>;
-}
+type Typed = DietgameEvent;
 interface EventOp extends Typed {
   kind: "event";
   player: number;
@@ -77,38 +78,12 @@ interface AdjustAttempt {
 
 const playerArb = fc.integer({ min: 0, max: PLAYERS - 1 });
 const hoursAgoArb = fc.constantFrom(0, 2, 30);
-const typedArb: fc.Arbitrary<Typed> = fc.oneof(
-  {
-    weight: 5,
-    arbitrary: fc
-      .record(
-        {
-          mealType: fc.constantFrom("breakfast", "lunch", "dinner", "snack"),
-          calories: fc.integer({ min: 0, max: 1500 }),
-        },
-        { requiredKeys: ["mealType"] },
-      )
-      .map((data): Typed => ({ type: "meal.logged", data })),
-  },
-  {
-    weight: 2,
-    arbitrary: fc
-      .record({ minutes: fc.integer({ min: 1, max: 600 }) })
-      .map((data): Typed => ({ type: "exercise.logged", data })),
-  },
-  {
-    weight: 2,
-    arbitrary: fc
-      .record({ recipeId: fc.constantFrom("r1", "r2"), isNew: fc.boolean() }, { requiredKeys: ["recipeId"] })
-      .map((data): Typed => ({ type: "recipe.tried", data })),
-  },
-  {
-    weight: 2,
-    arbitrary: fc
-      .record({ kind: fc.constantFrom("like", "comment", "share") })
-      .map((data): Typed => ({ type: "social.interaction", data })),
-  },
-);
+const typedArb: fc.Arbitrary<Typed> = dietgameEvents({
+  weights: { meal: 5, exercise: 2, recipe: 2, social: 2 },
+  maxMinutes: 600,
+  recipes: ["r1", "r2"],
+  socialKinds: ["like", "comment", "share"],
+});
 const eventOpArb: fc.Arbitrary<EventOp> = fc
   .record({
     player: playerArb,
@@ -481,8 +456,8 @@ describe("ledger property: random concurrent workloads keep the books straight",
       const zone = ZONES[i] ?? "UTC";
       const mine = attempts.filter((a) => a.player === i && a.outcome === "applied");
       const dayOf = (a: Attempt) => DateTime.fromISO(a.occurredAt, { zone }).toISODate() ?? "";
-      const count = (type: EventType) => mine.filter((a) => a.type === type).length;
-      const perDay = (type: EventType) =>
+      const count = (type: DietgameType) => mine.filter((a) => a.type === type).length;
+      const perDay = (type: DietgameType) =>
         [
           ...groupBy(
             mine.filter((a) => a.type === type),

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { Condition, DefinitionKey, EventKey, Nullable, Rewards } from "../engine/schemas.ts";
-import { actorOf, currentUser, requestMeta, type Guards } from "../identity/guards.ts";
+import { currentUser, type Guards } from "../identity/guards.ts";
+import { keyedDefinitionRoutes } from "../engine/keyed-routes.ts";
 import { Page, PageQuery, problems, Timestamp } from "../platform/http/schemas.ts";
 import type { QuestsService } from "./quests.service.ts";
 
@@ -90,7 +91,6 @@ export const questRoutes: FastifyPluginAsyncTypebox<{ quests: QuestsService; gua
   { quests, guards },
 ) => {
   const security = [{ bearer: [] }];
-  const admin = guards.role("admin");
 
   app.get(
     "/v1/me/quests",
@@ -128,113 +128,30 @@ export const questRoutes: FastifyPluginAsyncTypebox<{ quests: QuestsService; gua
     async (request) => quests.reroll(currentUser(request).userId, request.params.key),
   );
 
-  app.get(
-    "/v1/admin/quests",
-    {
-      preHandler: admin,
-      schema: {
-        tags: ["admin"],
-        security,
-        summary: "All quest templates",
-        response: { 200: Type.Object({ items: Type.Array(Quest) }), ...problems(401, 403) },
-      },
-    },
-    async () => ({ items: await quests.list() }),
+  await app.register(
+    keyedDefinitionRoutes({
+      path: "/v1/admin/quests",
+      noun: "quest template",
+      summaries: { update: "Change a quest template (quests already given keep their target)" },
+      schemas: { create: CreateQuest, update: UpdateQuest, view: Quest },
+      list: () => quests.list(),
+      save: (actor, meta, input, mode) => quests.save(actor, meta, input, mode),
+    }),
+    { guards },
   );
-
-  app.post(
-    "/v1/admin/quests",
-    {
-      preHandler: admin,
-      schema: {
-        tags: ["admin"],
-        security,
-        summary: "Create a quest template",
-        body: CreateQuest,
-        response: { 201: Quest, ...problems(401, 403, 409, 422) },
+  await app.register(
+    keyedDefinitionRoutes({
+      path: "/v1/admin/quest-pools",
+      noun: "quest pool",
+      summaries: { create: "Create a quest pool (players get `size` of its quests per period)" },
+      schemas: {
+        create: Type.Object({ key: DefinitionKey, ...poolFields }, { additionalProperties: false }),
+        update: Type.Partial(Type.Object(poolFields), { additionalProperties: false, minProperties: 1 }),
+        view: Pool,
       },
-    },
-    async (request, reply) =>
-      reply
-        .status(201)
-        .send(await quests.save(actorOf(currentUser(request)), requestMeta(request), request.body, "create")),
-  );
-
-  app.patch(
-    "/v1/admin/quests/:key",
-    {
-      preHandler: admin,
-      schema: {
-        tags: ["admin"],
-        security,
-        summary: "Change a quest template (players' quests already given keep their target)",
-        params: KeyParams,
-        body: UpdateQuest,
-        response: { 200: Quest, ...problems(401, 403, 404, 422) },
-      },
-    },
-    async (request) =>
-      quests.save(
-        actorOf(currentUser(request)),
-        requestMeta(request),
-        { ...request.body, key: request.params.key },
-        "update",
-      ),
-  );
-
-  app.get(
-    "/v1/admin/quest-pools",
-    {
-      preHandler: admin,
-      schema: {
-        tags: ["admin"],
-        security,
-        summary: "Quest pools",
-        response: { 200: Type.Object({ items: Type.Array(Pool) }), ...problems(401, 403) },
-      },
-    },
-    async () => ({ items: await quests.listPools() }),
-  );
-
-  app.post(
-    "/v1/admin/quest-pools",
-    {
-      preHandler: admin,
-      schema: {
-        tags: ["admin"],
-        security,
-        summary: "Create a quest pool (players get `size` of its quests per period)",
-        body: Type.Object({ key: DefinitionKey, ...poolFields }, { additionalProperties: false }),
-        response: { 201: Pool, ...problems(401, 403, 409, 422) },
-      },
-    },
-    async (request, reply) =>
-      reply
-        .status(201)
-        .send(
-          await quests.savePool(actorOf(currentUser(request)), requestMeta(request), request.body, "create"),
-        ),
-  );
-
-  app.patch(
-    "/v1/admin/quest-pools/:key",
-    {
-      preHandler: admin,
-      schema: {
-        tags: ["admin"],
-        security,
-        summary: "Change a quest pool",
-        params: KeyParams,
-        body: Type.Partial(Type.Object(poolFields), { additionalProperties: false, minProperties: 1 }),
-        response: { 200: Pool, ...problems(401, 403, 404, 422) },
-      },
-    },
-    async (request) =>
-      quests.savePool(
-        actorOf(currentUser(request)),
-        requestMeta(request),
-        { ...request.body, key: request.params.key },
-        "update",
-      ),
+      list: () => quests.listPools(),
+      save: (actor, meta, input, mode) => quests.savePool(actor, meta, input, mode),
+    }),
+    { guards },
   );
 };

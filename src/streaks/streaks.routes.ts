@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { Condition, CurrencyCode, DefinitionKey, EventKey, Nullable, Rewards } from "../engine/schemas.ts";
 import { actorOf, currentUser, requestMeta, type Guards } from "../identity/guards.ts";
+import { keyedDefinitionRoutes } from "../engine/keyed-routes.ts";
 import { IdParams, problems, Timestamp } from "../platform/http/schemas.ts";
 import type { StreaksService } from "./streaks.service.ts";
 
@@ -93,60 +94,17 @@ export const streakRoutes: FastifyPluginAsyncTypebox<{ streaks: StreaksService; 
     async (request) => ({ items: await streaks.mine(currentUser(request).userId) }),
   );
 
-  app.get(
-    "/v1/admin/streaks",
-    {
-      preHandler: admin,
-      schema: {
-        tags: ["admin"],
-        security,
-        summary: "All streak definitions",
-        response: { 200: Type.Object({ items: Type.Array(Streak) }), ...problems(401, 403) },
-      },
-    },
-    async () => ({ items: await streaks.list() }),
-  );
-
-  app.post(
-    "/v1/admin/streaks",
-    {
-      preHandler: admin,
-      schema: {
-        tags: ["admin"],
-        security,
-        summary: "Create a streak",
-        body: CreateStreak,
-        response: { 201: Streak, ...problems(401, 403, 409, 422) },
-      },
-    },
-    async (request, reply) =>
-      reply
-        .status(201)
-        .send(
-          await streaks.save(actorOf(currentUser(request)), requestMeta(request), request.body, "create"),
-        ),
-  );
-
-  app.patch(
-    "/v1/admin/streaks/:key",
-    {
-      preHandler: admin,
-      schema: {
-        tags: ["admin"],
-        security,
-        summary: "Change a streak",
-        params: Type.Object({ key: DefinitionKey }, { additionalProperties: false }),
-        body: UpdateStreak,
-        response: { 200: Streak, ...problems(401, 403, 404, 409, 422) },
-      },
-    },
-    async (request) =>
-      streaks.save(
-        actorOf(currentUser(request)),
-        requestMeta(request),
-        { ...request.body, key: request.params.key },
-        "update",
-      ),
+  await app.register(
+    keyedDefinitionRoutes({
+      path: "/v1/admin/streaks",
+      noun: "streak",
+      schemas: { create: CreateStreak, update: UpdateStreak, view: Streak },
+      // A cadence cannot change once players have the streak.
+      updateProblems: [409],
+      list: () => streaks.list(),
+      save: (actor, meta, input, mode) => streaks.save(actor, meta, input, mode),
+    }),
+    { guards },
   );
 
   app.post(
