@@ -24,6 +24,7 @@ import { registerObservability } from "./platform/http/observability.ts";
 import { registerOpenApi } from "./platform/http/openapi.ts";
 import { registerValidation } from "./platform/http/validation.ts";
 import { gameExporters } from "./engine/export.ts";
+import { leaderboardRoutes } from "./leaderboards/leaderboards.routes.ts";
 import { questRoutes } from "./quests/quests.routes.ts";
 import { streakRoutes } from "./streaks/streaks.routes.ts";
 import { VERSION } from "./version.ts";
@@ -99,5 +100,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(achievementRoutes, { achievements: game.achievements, guards });
   await app.register(streakRoutes, { streaks: game.streaks, guards });
   await app.register(questRoutes, { quests: game.quests, guards });
+  await app.register(leaderboardRoutes, { leaderboards: game.leaderboards, guards });
   return app;
 }

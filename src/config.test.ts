@@ -40,6 +40,7 @@ describe("loadConfig", () => {
       trustProxy: false,
       corsOrigins: [],
       logLevel: "info",
+      redisUrl: undefined,
     });
   });
 

@@ -29,6 +29,7 @@ const EnvSchema = Type.Object({
   LUDUS_EVENT_MAX_AGE_HOURS: Type.Integer({ minimum: 1, maximum: 8760, default: 72 }),
   LUDUS_EVENT_FUTURE_SKEW_SECONDS: Type.Integer({ minimum: 0, maximum: 3600, default: 300 }),
   LUDUS_EVENTS_RATE_LIMIT: Type.Integer({ minimum: 1, maximum: 1000000, default: 120 }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: "^rediss?://" })),
   LUDUS_TRUST_PROXY: Type.Boolean({ default: false }),
   LUDUS_CORS_ORIGINS: Type.String({ default: "" }),
   LOG_LEVEL: Type.Enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { default: "info" }),
@@ -59,6 +60,8 @@ export interface Config {
   trustProxy: boolean;
   corsOrigins: string[];
   logLevel: string;
+  /** Redis for the shared rank index (several instances); unset means an index in this process. */
+  redisUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -134,5 +137,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       .map((s) => s.trim())
       .filter((s) => s.length > 0),
     logLevel: env.LOG_LEVEL,
+    redisUrl: env.REDIS_URL,
   };
 }

@@ -10,6 +10,8 @@ import { createIdentity } from "./identity/index.ts";
 import { systemClock } from "./platform/clock.ts";
 import { ensurePartitions, openDatabase } from "./platform/db/connect.ts";
 import { resolveJwtSecret } from "./platform/secrets.ts";
+import { closeDuePeriods } from "./leaderboards/period-close.ts";
+import { RedisIndex } from "./leaderboards/rank-index/redis-index.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -31,7 +33,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       const outcome = await ensureAdmin(db, identity.auth, config.admin);
       logger.info({ email: config.admin.email, outcome }, "admin account checked");
     }
-    game = createGame(db, systemClock, logger, config);
+    const rankIndex =
+      config.redisUrl === undefined ? undefined : new RedisIndex({ url: config.redisUrl, prefix: "ludus:" });
+    game = createGame(db, systemClock, logger, { ...config, rankIndex });
     const apiKeys = identity.apiKeys;
     game.definitions.subscribe((payload) => {
       if (payload === API_KEYS_CHANGED) apiKeys.clearCache();
@@ -40,6 +44,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     for (const report of await loadNewPacks(db, game)) {
       logger.info(report, "default content loaded");
     }
+    // Until the rank index is filled, ranks are answered from PostgreSQL.
+    const ranks = game.ranks;
+    ranks.rebuild().catch((err: unknown) => logger.error({ err }, "rank index rebuild failed"));
     app = await buildApp({ config, db, clock: systemClock, identity, game, logger });
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
@@ -54,6 +61,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     ensurePartitions(database.db).catch((err: unknown) => logger.error({ err }, "partition upkeep failed"));
   }, DAY_MS);
   upkeep.unref();
+  // Leaderboard periods that ended (also while Ludus was stopped) are closed now and every minute.
+  const ranks = game.ranks;
+  const closePeriods = () =>
+    closeDuePeriods(database.db, ranks, systemClock.now(), logger).catch((err: unknown) =>
+      logger.error({ err }, "closing leaderboard periods failed"),
+    );
+  void closePeriods();
+  const closer = setInterval(() => void closePeriods(), 60_000);
+  closer.unref();
 
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.port;
@@ -66,8 +82,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     url,
     async stop() {
       clearInterval(upkeep);
+      clearInterval(closer);
       await running.close();
       await definitions.close();
+      await ranks.index.close();
       await database.close();
     },
   };

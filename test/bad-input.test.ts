@@ -261,6 +261,10 @@ const GAME_TABLES = [
   "streak_protections",
   "user_quests",
   "idempotency_keys",
+  "leaderboards",
+  "leaderboard_entries",
+  "leaderboard_periods",
+  "leaderboard_snapshots",
 ];
 
 async function snapshot(ctx: TestContext) {
@@ -304,7 +308,14 @@ function checkAnswer(c: Case, method: string, res: LightMyRequestResponse): stri
 test("every documented route refuses bad input with a 4xx problem and changes nothing", async (t) => {
   // All the default content, so quests, pools and streaks exist to be poked at.
   const ctx = await createTestContext({
-    packs: ["dietgame", "dietgame-achievements", "dietgame-streaks-quests", "questlog", "prodev"],
+    packs: [
+      "dietgame",
+      "dietgame-achievements",
+      "dietgame-streaks-quests",
+      "questlog",
+      "prodev",
+      "leaderboards",
+    ],
   });
   t.after(() => ctx.close());
 
@@ -338,8 +349,9 @@ test("every documented route refuses bad input with a 4xx problem and changes no
   const before = await snapshot(ctx);
   let total = 0;
   for (const { method, path, op } of operations) {
-    // Auth routes sign in; admin and users/{id} routes need an admin; the rest act as a player.
-    const asAdmin = path.startsWith("/v1/admin/") || path === "/v1/users/{id}";
+    // Auth routes sign in; admin, users/{id} and score submission (an app backend's, or an admin's)
+    // routes need an admin; the rest act as a player.
+    const asAdmin = path.startsWith("/v1/admin/") || path === "/v1/users/{id}" || path.endsWith("/scores");
     const token = op.security === undefined ? undefined : asAdmin ? admin.accessToken : player.accessToken;
     const cases = casesFor(method, path, op, fixtures, asAdmin);
     if (op.security !== undefined) {

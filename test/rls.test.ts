@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import pino from "pino";
+import { closeDuePeriods } from "../src/leaderboards/period-close.ts";
 import pg from "pg";
 import { resolveJwtSecret } from "../src/platform/secrets.ts";
 import { createAdmin, createTestContext, registerPlayer, type TestContext } from "./helpers/context.ts";
@@ -43,7 +45,10 @@ const DEFINITIONS = [
   "streak_definitions",
   "quest_pools",
   "quest_templates",
+  "leaderboards",
 ];
+// Leaderboards are public: everyone reads them; only the owner's (entries) or system transactions write.
+const PUBLIC = ["leaderboard_entries", "leaderboard_periods", "leaderboard_snapshots"];
 
 describe("row-level security", () => {
   let ctx: TestContext;
@@ -53,7 +58,14 @@ describe("row-level security", () => {
 
   before(async () => {
     ctx = await createTestContext({
-      packs: ["dietgame", "dietgame-achievements", "dietgame-streaks-quests"],
+      packs: [
+        "dietgame",
+        "dietgame-achievements",
+        "dietgame-streaks-quests",
+        "questlog",
+        "prodev",
+        "leaderboards",
+      ],
     });
     a = await registerPlayer(ctx.app);
     b = await registerPlayer(ctx.app);
@@ -107,6 +119,11 @@ describe("row-level security", () => {
       }
       ctx.clock.advance(86_400_000);
     }
+    // A week later the boards' periods have ended: closing them writes snapshots.
+    ctx.clock.advance(8 * 86_400_000);
+    assert.ok(
+      (await closeDuePeriods(ctx.db, ctx.game.ranks, ctx.clock.now(), pino({ level: "silent" }))) > 0,
+    );
     client = new pg.Client({ connectionString: ctx.ownerUrl });
     await client.connect();
     await client.query("SET ROLE ludus_app");
@@ -135,7 +152,7 @@ describe("row-level security", () => {
          AND c.relname <> 'schema_migrations'`,
     );
     const names = tables.map((t) => String(t.relname)).sort();
-    assert.deepEqual(names, [...Object.keys(OWNER_COLUMN), ...SYSTEM_ONLY, ...DEFINITIONS].sort());
+    assert.deepEqual(names, [...Object.keys(OWNER_COLUMN), ...SYSTEM_ONLY, ...DEFINITIONS, ...PUBLIC].sort());
     for (const t of tables) {
       assert.equal(t.relrowsecurity, true, `${String(t.relname)} has RLS enabled`);
       assert.equal(t.relforcerowsecurity, true, `${String(t.relname)} forces RLS`);
@@ -186,6 +203,48 @@ describe("row-level security", () => {
       );
     });
   }
+
+  for (const table of PUBLIC) {
+    it(`${table}: everyone reads every row`, async () => {
+      const rows = await asActing(a.id, `SELECT * FROM ${table}`);
+      assert.ok(rows.length > 0, `${table} holds rows`);
+      assert.equal((await asActing(null, `SELECT * FROM ${table}`)).length, rows.length);
+      if (table !== "leaderboard_periods") {
+        assert.ok(
+          rows.some((r) => r.user_id === b.id),
+          "A sees B's rows",
+        );
+      }
+    });
+  }
+
+  it("leaderboards: a player cannot change anyone else's entry, a period or a snapshot", async () => {
+    const updated = await asActing(
+      a.id,
+      `UPDATE leaderboard_entries SET score = score + 1000 WHERE user_id = '${b.id}' RETURNING 1`,
+    );
+    assert.equal(updated.length, 0, "B's entries are not A's to change");
+    await assert.rejects(
+      asActing(
+        a.id,
+        `INSERT INTO leaderboard_entries (leaderboard_id, period_key, user_id, score, rank_score, reached_at)
+         SELECT id, 'all', '${b.id}', 1, 1, now() FROM leaderboards LIMIT 1`,
+      ),
+      /row-level security/,
+    );
+    await assert.rejects(
+      asActing(a.id, `UPDATE leaderboard_periods SET closed_at = NULL WHERE closed_at IS NOT NULL`),
+      /row-level security/,
+    );
+    await assert.rejects(
+      asActing(
+        a.id,
+        `INSERT INTO leaderboard_snapshots (leaderboard_id, period_key, rank, user_id, score, reached_at)
+         SELECT id, 'x', 1, '${a.id}', 1, now() FROM leaderboards LIMIT 1`,
+      ),
+      /row-level security|permission denied/,
+    );
+  });
 
   it("a player cannot write rows for someone else", async () => {
     await client.query("BEGIN");

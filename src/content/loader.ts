@@ -6,6 +6,7 @@ import type { AchievementInput, AchievementsService } from "../achievements/achi
 import type { DefinitionsService, EventTypeInput, RuleInput } from "../engine/definitions.service.ts";
 import type { PoolDef } from "../engine/definitions.ts";
 import type { Database, Tx } from "../platform/db/database.ts";
+import type { LeaderboardInput, LeaderboardsService } from "../leaderboards/leaderboards.service.ts";
 import type { QuestInput, QuestsService } from "../quests/quests.service.ts";
 import type { StreakInput, StreaksService } from "../streaks/streaks.service.ts";
 
@@ -30,6 +31,7 @@ export interface ContentPack {
   streaks?: StreakInput[];
   questPools?: PoolDef[];
   quests?: QuestInput[];
+  leaderboards?: LeaderboardInput[];
 }
 
 // Table names come from the code below, never from input.
@@ -75,6 +77,7 @@ export interface ContentServices {
   achievements: AchievementsService;
   streaks: StreaksService;
   quests: QuestsService;
+  leaderboards: LeaderboardsService;
 }
 
 export async function loadPack(
@@ -92,6 +95,7 @@ export async function loadPack(
     streaks: await keys(tx, "streak_definitions"),
     pools: await keys(tx, "quest_pools"),
     quests: await keys(tx, "quest_templates"),
+    leaderboards: await keys(tx, "leaderboards"),
   }));
   let created = 0;
   let skipped = 0;
@@ -125,6 +129,10 @@ export async function loadPack(
     ...(pack.quests ?? []).map((q) => ({
       exists: existing.quests.has(q.key),
       save: () => services.quests.save(actor, SYSTEM_META, q, "create"),
+    })),
+    ...(pack.leaderboards ?? []).map((b) => ({
+      exists: existing.leaderboards.has(b.key),
+      save: () => services.leaderboards.save(actor, SYSTEM_META, b, "create"),
     })),
   ];
   for (const step of steps) {

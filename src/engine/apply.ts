@@ -4,6 +4,7 @@ import { AppError } from "../platform/http/errors.ts";
 import { dayKey } from "../platform/time/periods.ts";
 import type { Snapshot } from "./definitions.ts";
 import {
+  type RankChange,
   capPeriod,
   Planner,
   questCadences,
@@ -11,7 +12,8 @@ import {
   type ApplyInput,
   type EventResult,
 } from "./plan.ts";
-import { loadStates, lockPlayers, writePlan } from "./state.store.ts";
+import { loadStates, lockBoardPeriods, lockPlayers, writePlan } from "./state.store.ts";
+import { boardPeriodKey } from "../leaderboards/board-feed.ts";
 import { protectionsSince } from "../streaks/streaks.store.ts";
 
 /** Event types Ludus emits itself; rules may listen to them. */
@@ -24,8 +26,20 @@ export { MAX_CASCADE_DEPTH, type ApplyInput, type EventResult } from "./plan.ts"
  * lock the players (in id order), read what the events need, then — after the pure Planner has
  * worked out every effect in memory — write all of it at once. Events apply in the order given.
  */
+/** Where rank index changes go: applied just before an event's transaction commits. */
+export interface RankSink {
+  apply(changes: RankChange[]): Promise<void>;
+}
+
+/** The same changes the other way round: what undoes them if the transaction fails to commit. */
+const reversed = (changes: RankChange[]): RankChange[] =>
+  changes.map((c) => ({ list: c.list, previous: c.next, next: c.previous })).reverse();
+
 export class Engine {
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly ranks?: RankSink,
+  ) {}
 
   async run(tx: Tx, snapshot: Snapshot, inputs: ApplyInput[]): Promise<EventResult[]> {
     const locked = await lockPlayers(
@@ -50,6 +64,7 @@ export class Engine {
     const days = new Set<string>();
     const capPeriods = new Set<string>();
     const questPeriods = new Set<string>();
+    const boardPeriods = new Set<string>();
     const cadences = questCadences(snapshot);
     for (const input of inputs) {
       const player = locked.get(input.userId)!;
@@ -57,12 +72,14 @@ export class Engine {
       const calendar = { timeZone, dayStartHour: player.day_start_hour };
       days.add(dayKey(input.occurredAt, calendar));
       for (const c of cadences) questPeriods.add(questPeriodKey(c, input.occurredAt, calendar));
+      for (const b of snapshot.boards) boardPeriods.add(`${b.id}|${boardPeriodKey(b, input.occurredAt)}`);
       for (const r of rules) {
         for (const cap of r.caps)
           capPeriods.add(`${cap.period}:${capPeriod(input.occurredAt, cap.period, timeZone)}`);
       }
     }
     const players = [...new Set(inputs.map((i) => i.userId))].map((id) => locked.get(id)!);
+    const closed = await lockBoardPeriods(tx, [...boardPeriods]);
     const { states, answers } = await loadStates(tx, players, {
       stats: [...stats],
       days: [...days],
@@ -76,11 +93,20 @@ export class Engine {
       // Achievements and conditions may read streaks even when these events count for none.
       streaks: snapshot.streaks.length > 0,
       protectionsSince: protectionsSince(this.clock.now()),
+      boardPeriods: [...boardPeriods],
     });
 
-    const planner = new Planner(snapshot, states, answers, this.clock.now());
+    const planner = new Planner(snapshot, states, answers, this.clock.now(), closed);
     const results = inputs.map((input) => planner.submit(input));
     if (planner.writes.events.length > 0) await writePlan(tx, planner.writes);
+    const changes = planner.rankChanges();
+    const ranks = this.ranks;
+    if (ranks !== undefined && changes.length > 0) {
+      tx.beforeCommit(
+        () => ranks.apply(changes),
+        () => ranks.apply(reversed(changes)),
+      );
+    }
     return results;
   }
 }

@@ -179,8 +179,62 @@ export interface PoolDef {
   rerolls: number;
 }
 
+/** What a leaderboard ranks. */
+export type BoardSource =
+  | { kind: "currency"; currency: string }
+  | { kind: "counter"; stat: string }
+  | { kind: "level" }
+  | { kind: "event"; eventType: string; field: string }
+  | { kind: "submitted" };
+
+export type BoardPeriod = Cadence | "all";
+
+export interface LeaderboardRow {
+  id: string;
+  key: string;
+  name: string;
+  description: string;
+  category: string;
+  source: BoardSource;
+  period: BoardPeriod;
+  time_zone: string;
+  sort: "desc" | "asc";
+  operator: "sum" | "best" | "latest";
+  min_score: number | null;
+  snapshot_size: number;
+  active: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface BoardDef {
+  id: string;
+  key: string;
+  source: BoardSource;
+  period: BoardPeriod;
+  timeZone: string;
+  sort: "desc" | "asc";
+  operator: "sum" | "best" | "latest";
+  minScore: number | null;
+}
+
+export function toBoardDef(row: LeaderboardRow): BoardDef {
+  return {
+    id: row.id,
+    key: row.key,
+    source: row.source,
+    period: row.period,
+    timeZone: row.time_zone,
+    sort: row.sort,
+    operator: row.operator,
+    minScore: row.min_score,
+  };
+}
+
 export interface Snapshot {
   eventTypes: Map<string, EventTypeDef>;
+  /** Active leaderboards fed by events (not those whose scores apps submit). */
+  boards: BoardDef[];
   /** Active streaks, and by the event types that count for them. */
   streaks: StreakDef[];
   streaksByType: Map<string, StreakDef[]>;
@@ -402,6 +456,9 @@ export class Definitions {
         toQuestDef,
       );
       const pools = await tx.rows<PoolDef>(`SELECT key, name, size, rerolls FROM quest_pools`);
+      const boards = await tx.rows<LeaderboardRow>(
+        `SELECT * FROM leaderboards WHERE active AND source->>'kind' <> 'submitted' ORDER BY key`,
+      );
       const achievements = await tx.rows<AchievementRow>(
         `SELECT * FROM achievements WHERE active ORDER BY key`,
       );
@@ -439,6 +496,7 @@ export class Definitions {
         quests,
         questsByType: byEventType(quests),
         pools: new Map(pools.map((p) => [p.key, p])),
+        boards: boards.map(toBoardDef),
         achievements: achievements.map(toAchievementDef),
         curve: curve === undefined ? DEFAULT_CURVE : (JSON.parse(curve.value) as LevelCurve),
       };

@@ -4,6 +4,10 @@ import type { Config } from "../config.ts";
 import { WalletService } from "../economy/wallet.service.ts";
 import type { Clock } from "../platform/clock.ts";
 import type { Database } from "../platform/db/database.ts";
+import { LeaderboardsService } from "../leaderboards/leaderboards.service.ts";
+import { MemoryRankIndex } from "../leaderboards/rank-index/memory-index.ts";
+import type { RankIndex } from "../leaderboards/rank-index/rank-index.ts";
+import { RankService } from "../leaderboards/rank-service.ts";
 import { ProgressService } from "../progression/progress.service.ts";
 import { QuestsService } from "../quests/quests.service.ts";
 import { StreaksService } from "../streaks/streaks.service.ts";
@@ -16,9 +20,15 @@ import { EventIntake } from "./intake.service.ts";
  * The event engine with the features it writes to: progression, statistics, the ledger,
  * achievements, streaks and quests.
  */
-export function createGame(db: Database, clock: Clock, logger: Logger, settings: Pick<Config, "events">) {
+export function createGame(
+  db: Database,
+  clock: Clock,
+  logger: Logger,
+  settings: Pick<Config, "events"> & { rankIndex?: RankIndex },
+) {
   const definitions = new Definitions(db, logger);
-  const engine = new Engine(clock);
+  const ranks = new RankService(settings.rankIndex ?? new MemoryRankIndex(), db, logger);
+  const engine = new Engine(clock, ranks);
   return {
     definitions,
     engine,
@@ -29,6 +39,8 @@ export function createGame(db: Database, clock: Clock, logger: Logger, settings:
     achievements: new AchievementsService(db, definitions),
     streaks: new StreaksService(db, definitions, clock),
     quests: new QuestsService(db, definitions, clock),
+    ranks,
+    leaderboards: new LeaderboardsService(db, definitions, ranks, clock),
   };
 }
 

@@ -54,6 +54,7 @@ function snapshot(rules: RuleRow[]): Snapshot {
     quests: [],
     questsByType: new Map(),
     pools: new Map(),
+    boards: [],
     curve: DEFAULT_CURVE,
   };
 }

@@ -9,7 +9,25 @@ import {
   type ProtectionWindow,
   type StreakState,
 } from "../streaks/streak-logic.ts";
-import type { AwardSpec, QuestCadence, QuestDef, Reward, RuleDef, Snapshot } from "./definitions.ts";
+import {
+  boardPeriodBounds,
+  boardPeriodKey,
+  boardsBySource,
+  listName,
+  nextEntry,
+  rankKey,
+  type EntryState,
+} from "../leaderboards/board-feed.ts";
+import type { RankKey } from "../leaderboards/rank-index/rank-index.ts";
+import type {
+  AwardSpec,
+  BoardDef,
+  QuestCadence,
+  QuestDef,
+  Reward,
+  RuleDef,
+  Snapshot,
+} from "./definitions.ts";
 import type { AwardEffect, Effects, EventSource } from "./effects.ts";
 
 /**
@@ -77,6 +95,15 @@ export interface PlayerState {
   protections: (ProtectionWindow & { streakId: string | null })[];
   /** The player's quests of the batch's periods, by `${templateId}|${periodKey}`. */
   quests: Map<string, QuestState>;
+  /** The player's leaderboard entries of the batch's board periods, by `${boardId}|${periodKey}`. */
+  entries: Map<string, EntryState>;
+}
+
+/** A change to a rank index list: the entry's key before (if it was ranked) and after (if it is). */
+export interface RankChange {
+  list: string;
+  previous?: RankKey;
+  next?: RankKey;
 }
 
 /** A player with nothing loaded yet. */
@@ -95,6 +122,7 @@ export function emptyPlayerState(userId: string, level: number, calendar: Calend
     milestones: new Set(),
     protections: [],
     quests: new Map(),
+    entries: new Map(),
   };
 }
 
@@ -139,6 +167,9 @@ export interface Writes {
   streaks: Map<string, { userId: string; streakId: string; state: StreakState }>;
   milestones: { userId: string; streakId: string; count: number; eventId: string }[];
   quests: Map<string, QuestState & { userId: string }>;
+  entries: Map<string, { userId: string; boardId: string; periodKey: string; entry: EntryState }>;
+  /** Board periods written into, so that their rows exist (for closing them later). */
+  periods: Map<string, { boardId: string; periodKey: string; startsAt: Date | null; endsAt: Date | null }>;
 }
 
 type OwnEffects = Pick<Effects, "awards" | "levelUps" | "achievements" | "streaks" | "quests">;
@@ -199,7 +230,13 @@ export class Planner {
     streaks: new Map(),
     milestones: [],
     quests: new Map(),
+    entries: new Map(),
+    periods: new Map(),
   };
+  /** Entries as they were before this batch, for the rank index changes. */
+  private readonly entriesBefore = new Map<string, EntryState | undefined>();
+  /** When the event being applied happened: leaderboard periods are taken from it. */
+  private eventAt: Date;
   private readonly answered = new Map<string, { requestHash: Buffer; response: EventResult }>();
   /** Recurring quest periods already assigned in this batch, as `${userId}|${cadence}|${key}`. */
   private readonly assigned = new Set<string>();
@@ -209,8 +246,11 @@ export class Planner {
     private readonly players: Map<string, PlayerState>,
     stored: Map<string, StoredAnswer>,
     private readonly now: Date,
+    /** Closed board periods (`${boardId}|${periodKey}`): late events no longer change them. */
+    private readonly closedPeriods: ReadonlySet<string> = new Set(),
   ) {
     for (const [k, v] of stored) this.answered.set(k, v);
+    this.eventAt = now;
   }
 
   /** Applies one event sent by a caller (not derived) and returns its answer. */
@@ -280,6 +320,7 @@ export class Planner {
   /** Applies an event (and, depth permitting, what it derives); effects accumulate into `effects`. */
   private apply(input: ApplyInput, player: PlayerState, effects: Effects, depth: number): string {
     const eventId = input.id ?? randomUUID();
+    this.eventAt = input.occurredAt;
     const calendar = calendarOf(player);
     const day = dayKey(input.occurredAt, calendar);
     const event = {
@@ -331,25 +372,16 @@ export class Planner {
     }
 
     for (const c of counters) {
-      const daily = add(player.daily, `${c.stat}|${day}`, c.amount);
-      const total = add(player.totals, c.stat, c.amount);
-      this.bump(
-        this.writes.daily,
-        `${player.userId}|${c.stat}|${day}`,
-        { userId: player.userId, stat: c.stat, day },
-        c.amount,
-      );
-      this.bump(
-        this.writes.totals,
-        `${player.userId}|${c.stat}`,
-        { userId: player.userId, stat: c.stat },
-        c.amount,
-      );
+      const { daily, total } = this.count(player, c.stat, c.amount, day);
       const shown = effects.counters.find((x) => x.stat === c.stat && x.day === day);
       if (shown !== undefined) Object.assign(shown, { daily, total });
       else effects.counters.push({ stat: c.stat, day, daily, total });
     }
     effects.counters.sort((a, b) => a.stat.localeCompare(b.stat) || a.day.localeCompare(b.day));
+    for (const board of boardsBySource(this.snapshot).event.get(input.type) ?? []) {
+      const value = board.source.kind === "event" ? readNumber(input, board.source.field) : undefined;
+      if (value !== undefined) this.feedBoards(player, [board], value);
+    }
 
     // Streaks and quests see the counters; achievements see streaks, quests and levels. Levels
     // follow XP, which achievements may pay, so levels are looked at again after them.
@@ -419,7 +451,10 @@ export class Planner {
       own.levelUps.push({ level: l, previousLevel: l - 1 });
       derived.push(derive(input, eventId, "level.up", { level: l, previousLevel: l - 1 }));
     }
-    if (level > previous) player.level = level;
+    if (level > previous) {
+      player.level = level;
+      this.feedBoards(player, boardsBySource(this.snapshot).level, level);
+    }
     return derived;
   }
 
@@ -696,9 +731,10 @@ export class Planner {
     }
   }
 
-  private count(player: PlayerState, stat: string, amount: number, day: string): void {
-    add(player.daily, `${stat}|${day}`, amount);
-    add(player.totals, stat, amount);
+  /** Bumps a counter for the day and for life, and the leaderboards that rank it. */
+  private count(player: PlayerState, stat: string, amount: number, day: string) {
+    const daily = add(player.daily, `${stat}|${day}`, amount);
+    const total = add(player.totals, stat, amount);
     this.bump(
       this.writes.daily,
       `${player.userId}|${stat}|${day}`,
@@ -706,6 +742,42 @@ export class Planner {
       amount,
     );
     this.bump(this.writes.totals, `${player.userId}|${stat}`, { userId: player.userId, stat }, amount);
+    this.feedBoards(player, boardsBySource(this.snapshot).counter.get(stat), amount);
+    return { daily, total };
+  }
+
+  /** Puts a value into the player's entries on the given boards, for the event's periods. */
+  private feedBoards(player: PlayerState, boards: BoardDef[] | undefined, value: number): void {
+    if (boards === undefined) return;
+    const at = this.eventAt;
+    for (const board of boards) {
+      const periodKey = boardPeriodKey(board, at);
+      const slot = `${board.id}|${periodKey}`;
+      if (this.closedPeriods.has(slot)) continue;
+      const entry = player.entries.get(slot);
+      const next = nextEntry(board, entry, value, at);
+      if (next === undefined) continue;
+      const write = `${player.userId}|${slot}`;
+      if (!this.entriesBefore.has(write)) this.entriesBefore.set(write, entry);
+      player.entries.set(slot, next);
+      this.writes.entries.set(write, { userId: player.userId, boardId: board.id, periodKey, entry: next });
+      if (!this.writes.periods.has(slot)) {
+        this.writes.periods.set(slot, { boardId: board.id, periodKey, ...boardPeriodBounds(board, at) });
+      }
+    }
+  }
+
+  /** How the batch moved entries in the rank index: what to apply once it is written. */
+  rankChanges(): RankChange[] {
+    const changes: RankChange[] = [];
+    for (const [write, { userId, boardId, periodKey, entry }] of this.writes.entries) {
+      const before = this.entriesBefore.get(write);
+      const change: RankChange = { list: listName(boardId, periodKey) };
+      if (before?.ranked === true) change.previous = rankKey(before, userId);
+      if (entry.ranked) change.next = rankKey(entry, userId);
+      if (change.previous !== undefined || change.next !== undefined) changes.push(change);
+    }
+    return changes;
   }
 
   /** The award a rule may pay now: reduced by its caps for the player's current periods. */
@@ -765,6 +837,7 @@ export class Planner {
     w.delta += delta;
     w.earned += earned;
     this.writes.wallets.set(slot, w);
+    if (earned > 0) this.feedBoards(player, boardsBySource(this.snapshot).currency.get(currency), earned);
     this.writes.ledger.push({
       userId: player.userId,
       currency,

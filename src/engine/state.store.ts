@@ -74,6 +74,8 @@ export async function loadStates(
     streaks: boolean;
     /** Protection windows ending before this are not read. */
     protectionsSince: Date;
+    /** Board periods the batch may write into, as `${boardId}|${periodKey}`. */
+    boardPeriods: string[];
   },
 ): Promise<{ states: Map<string, PlayerState>; answers: Map<string, StoredAnswer> }> {
   const row = await tx.one<{
@@ -109,6 +111,16 @@ export async function loadStates(
           completed_event_id: string | null;
         }[]
       | null;
+    entries:
+      | {
+          user_id: string;
+          slot: string;
+          score: number;
+          rank_score: number;
+          reached_at: string;
+          ranked: boolean;
+        }[]
+      | null;
   }>(
     `SELECT
        (SELECT json_agg(json_build_object('user_id', user_id, 'currency', currency, 'balance', balance,
@@ -138,7 +150,16 @@ export async function loadStates(
        (SELECT json_agg(q) FROM (
           SELECT user_id, template_id, period_key, status, progress, target, starts_at, expires_at, assigned_at,
                  completed_at, completed_event_id
-          FROM user_quests WHERE user_id = ANY($1::uuid[]) AND period_key = ANY($9::text[])) q) AS quests`,
+          FROM user_quests WHERE user_id = ANY($1::uuid[]) AND period_key = ANY($9::text[])) q) AS quests,
+       (SELECT json_agg(json_build_object('user_id', e.user_id, 'slot', e.leaderboard_id || '|' || e.period_key,
+                                          'score', e.score, 'rank_score', e.rank_score,
+                                          'reached_at', e.reached_at, 'ranked', e.ranked))
+        FROM unnest($12::text[]) AS w(slot)
+        CROSS JOIN LATERAL (
+          SELECT * FROM leaderboard_entries le
+          WHERE le.leaderboard_id = split_part(w.slot, '|', 1)::uuid AND le.period_key = split_part(w.slot, '|', 2)
+            AND le.user_id = ANY($1::uuid[])
+        ) e) AS entries`,
     [
       players.map((p) => p.id),
       wanted.stats,
@@ -151,6 +172,7 @@ export async function loadStates(
       wanted.questPeriods,
       wanted.streaks,
       wanted.protectionsSince,
+      wanted.boardPeriods,
     ],
   );
   const states = new Map<string, PlayerState>();
@@ -190,6 +212,14 @@ export async function loadStates(
       completedEventId: q.completed_event_id,
     });
   }
+  for (const e of row.entries ?? []) {
+    state(e.user_id).entries.set(e.slot, {
+      score: e.score,
+      rankScore: e.rank_score,
+      reachedAt: new Date(e.reached_at),
+      ranked: e.ranked,
+    });
+  }
   const answers = new Map<string, StoredAnswer>();
   for (const a of row.answers ?? []) {
     answers.set(answerKey(a.scope, a.user_id, a.key), {
@@ -211,6 +241,8 @@ export async function writePlan(tx: Tx, w: Writes): Promise<void> {
   const progress = [...w.progress.values()];
   const streaks = [...w.streaks.values()];
   const quests = [...w.quests.values()];
+  const entries = [...w.entries.values()];
+  const periods = [...w.periods.values()];
   await tx.exec(
     `WITH
      w AS (
@@ -304,6 +336,20 @@ export async function writePlan(tx: Tx, w: Writes): Promise<void> {
        ON CONFLICT (user_id, template_id, period_key) DO UPDATE SET status = EXCLUDED.status,
          progress = EXCLUDED.progress, completed_at = EXCLUDED.completed_at,
          completed_event_id = EXCLUDED.completed_event_id, updated_at = now()
+     ),
+     lbp AS (
+       INSERT INTO leaderboard_periods (leaderboard_id, period_key, starts_at, ends_at)
+       SELECT x.id, x.key, coalesce(x.starts_at, '-infinity'), coalesce(x.ends_at, 'infinity')
+       FROM unnest($77::uuid[], $78::text[], $79::timestamptz[], $80::timestamptz[]) AS x(id, key, starts_at, ends_at)
+       ON CONFLICT DO NOTHING
+     ),
+     lbe AS (
+       INSERT INTO leaderboard_entries (leaderboard_id, period_key, user_id, score, rank_score, reached_at, ranked)
+       SELECT * FROM unnest($81::uuid[], $82::text[], $83::uuid[], $84::float8[], $85::float8[], $86::timestamptz[],
+                            $87::boolean[])
+       ON CONFLICT (leaderboard_id, period_key, user_id) DO UPDATE SET score = EXCLUDED.score,
+         rank_score = EXCLUDED.rank_score, reached_at = EXCLUDED.reached_at, ranked = EXCLUDED.ranked,
+         updated_at = now()
      )
      UPDATE user_progress p SET level = x.level, events_count = p.events_count + x.counted, updated_at = now()
      FROM unnest($42::uuid[], $43::int[], $44::int[]) AS x(user_id, level, counted)
@@ -386,6 +432,36 @@ export async function writePlan(tx: Tx, w: Writes): Promise<void> {
       streaks.map((x) => x.state.lastActivityAt),
       streaks.map((x) => x.state.activityCalendar.timeZone),
       streaks.map((x) => x.state.activityCalendar.dayStartHour),
+      periods.map((x) => x.boardId),
+      periods.map((x) => x.periodKey),
+      periods.map((x) => x.startsAt),
+      periods.map((x) => x.endsAt),
+      entries.map((x) => x.boardId),
+      entries.map((x) => x.periodKey),
+      entries.map((x) => x.userId),
+      entries.map((x) => x.entry.score),
+      entries.map((x) => x.entry.rankScore),
+      entries.map((x) => x.entry.reachedAt),
+      entries.map((x) => x.entry.ranked),
     ],
   );
+}
+
+/**
+ * Takes a share lock on the board periods a batch may write into and returns those already closed.
+ * Closing a period locks its row for update, so a close and an event writing into the period run
+ * one after the other: the event either lands before the close counts it, or sees it closed.
+ */
+export async function lockBoardPeriods(tx: Tx, slots: string[]): Promise<Set<string>> {
+  if (slots.length === 0) return new Set();
+  const rows = await tx.rows<{ slot: string; closed: boolean }>(
+    `SELECT lp.leaderboard_id || '|' || lp.period_key AS slot, lp.closed_at IS NOT NULL AS closed
+     FROM unnest($1::text[]) AS w(slot)
+     JOIN leaderboard_periods lp ON lp.leaderboard_id = split_part(w.slot, '|', 1)::uuid
+       AND lp.period_key = split_part(w.slot, '|', 2)
+     ORDER BY 1
+     FOR SHARE OF lp`,
+    [slots],
+  );
+  return new Set(rows.filter((r) => r.closed).map((r) => r.slot));
 }

@@ -5,7 +5,7 @@ import type { Database, Tx } from "../platform/db/database.ts";
 import { notFound } from "../platform/http/errors.ts";
 
 /** What an API key may do. Each scope guards a family of app-backend routes. */
-export const API_KEY_SCOPES = ["users:read", "events:write"] as const;
+export const API_KEY_SCOPES = ["users:read", "events:write", "scores:write"] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
 export const API_KEY_PREFIX = "ludus_";

@@ -26,6 +26,7 @@ export async function openPlanner(tx: Tx, snapshot: Snapshot, userIds: string[],
     questPeriods: [...questPeriods],
     streaks: false,
     protectionsSince: now,
+    boardPeriods: [],
   });
   return { planner: new Planner(snapshot, states, new Map(), now), states };
 }

@@ -5,6 +5,7 @@ import { buildApp } from "../../src/app.ts";
 import { loadNewPacks } from "../../src/content/loader.ts";
 import { createGame, type Game } from "../../src/engine/index.ts";
 import { createIdentity, type Identity } from "../../src/identity/index.ts";
+import type { RankIndex } from "../../src/leaderboards/rank-index/rank-index.ts";
 import { ManualClock } from "../../src/platform/clock.ts";
 import { createRuntimePool, Database } from "../../src/platform/db/database.ts";
 import { ensurePartitions } from "../../src/platform/db/connect.ts";
@@ -31,6 +32,8 @@ export interface TestOptions {
   content?: boolean;
   /** Which packs to load: the base DietGame pack unless a test asks for more (such as its achievements). */
   packs?: readonly string[];
+  /** The rank index to use (an in-process one unless a test gives another, such as Redis). */
+  rankIndex?: RankIndex;
 }
 
 /** A whole Ludus app on its own cloned database, with a clock the test moves. */
@@ -58,8 +61,9 @@ export async function createTestContext(options: TestOptions = {}): Promise<Test
     futureSkewMs: 300_000,
     playerRateLimitPerMinute: options.eventsRateLimitPerMinute ?? 100000,
   };
-  const game = createGame(db, clock, logger, { events });
+  const game = createGame(db, clock, logger, { events, rankIndex: options.rankIndex });
   if (options.content !== false) await loadNewPacks(db, game, options.packs ?? ["dietgame"]);
+  await game.ranks.rebuild();
   const app = await buildApp({
     config: {
       trustProxy: false,
@@ -83,6 +87,7 @@ export async function createTestContext(options: TestOptions = {}): Promise<Test
     ownerUrl: database.url,
     async close() {
       await app.close();
+      await game.ranks.index.close();
       await db.close();
       await database.drop();
     },

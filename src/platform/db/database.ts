@@ -21,6 +21,18 @@ export interface Tx {
   maybeOne<R extends pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<R | undefined>;
   /** Runs a statement and returns the number of rows it touched. */
   exec(text: string, values?: readonly unknown[]): Promise<number>;
+  /**
+   * Runs `apply` just before COMMIT, while the transaction's locks are held (so changes to state
+   * outside PostgreSQL, such as a rank index, happen in the order of the transactions), and `undo`
+   * if the transaction then fails to commit. Dry runs, which roll back, run neither.
+   */
+  beforeCommit(apply: () => Promise<void>, undo: () => Promise<void>): void;
+}
+
+interface CommitHook {
+  apply: () => Promise<void>;
+  undo: () => Promise<void>;
+  applied: boolean;
 }
 
 /** Who a transaction acts for; row-level security in PostgreSQL reads it. */
@@ -60,7 +72,7 @@ function run<R extends pg.QueryResultRow>(client: pg.PoolClient, text: string, v
   return client.query<R>({ name: statementName(text), text, values: values as unknown[] | undefined });
 }
 
-function wrap(client: pg.PoolClient): Tx {
+function wrap(client: pg.PoolClient, hooks: CommitHook[]): Tx {
   const rows = async <R extends pg.QueryResultRow>(text: string, values?: readonly unknown[]) =>
     (await run<R>(client, text, values)).rows;
   return {
@@ -81,6 +93,9 @@ function wrap(client: pg.PoolClient): Tx {
     },
     async exec(text: string, values?: readonly unknown[]) {
       return (await run(client, text, values)).rowCount ?? 0;
+    },
+    beforeCommit(apply, undo) {
+      hooks.push({ apply, undo, applied: false });
     },
   };
 }
@@ -127,6 +142,7 @@ export class Database {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       let discard = false;
+      const hooks: CommitHook[] = [];
       try {
         await client.query(
           options.repeatableRead === true ? "BEGIN ISOLATION LEVEL REPEATABLE READ" : "BEGIN",
@@ -138,11 +154,22 @@ export class Database {
           "SELECT set_config('ludus.user_id', $1, true), set_config('ludus.system', $2, true)",
           [actor.kind === "user" ? actor.userId : "", actor.kind === "system" ? "on" : "off"],
         );
-        const result = await fn(wrap(client));
+        const result = await fn(wrap(client, hooks));
+        if (options.rollback !== true) {
+          for (const hook of hooks) {
+            await hook.apply();
+            hook.applied = true;
+          }
+        }
         await client.query(options.rollback === true ? "ROLLBACK" : "COMMIT");
         return result;
       } catch (error) {
         await client.query("ROLLBACK").catch(() => undefined);
+        for (const hook of hooks.filter((h) => h.applied).reverse()) {
+          await hook.undo().catch((err: unknown) => {
+            this.logger.error({ err }, "could not undo a change made for a transaction that failed");
+          });
+        }
         const code = (error as { code?: unknown }).code;
         if (isStalePlan(error) && attempt < MAX_ATTEMPTS) {
           discard = true;

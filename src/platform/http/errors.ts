@@ -45,6 +45,8 @@ export const ERROR_STATUS = {
   "economy.unknown_currency": 422,
   "economy.balance_cap": 409,
   "quest.not_found": 404,
+  "leaderboard.not_submittable": 422,
+  "leaderboard.period_closed": 409,
   "quest.not_rerollable": 409,
   "quest.reroll_limit": 409,
   rate_limited: 429,

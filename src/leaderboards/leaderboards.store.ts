@@ -1,0 +1,109 @@
+import type { Tx } from "../platform/db/database.ts";
+
+/** An entry as the API shows it, with what it shows of the player. */
+export interface EntryRow {
+  user_id: string;
+  score: number;
+  rank_score: number;
+  reached_at: Date;
+  reached_ms: number;
+  ranked: boolean;
+  final_rank: number | null;
+}
+
+export interface PlayerCard {
+  user_id: string;
+  display_name: string;
+  level: number;
+  badges: number;
+}
+
+const ENTRY_COLUMNS = `user_id, score, rank_score, reached_at, ranked, final_rank,
+  (extract(epoch FROM reached_at) * 1000)::float8 AS reached_ms`;
+
+export function findEntries(
+  tx: Tx,
+  boardId: string,
+  periodKey: string,
+  userIds: string[],
+): Promise<EntryRow[]> {
+  return tx.rows<EntryRow>(
+    `SELECT ${ENTRY_COLUMNS} FROM leaderboard_entries
+     WHERE leaderboard_id = $1 AND period_key = $2 AND user_id = ANY($3::uuid[])`,
+    [boardId, periodKey, userIds],
+  );
+}
+
+/** Ranked entries in rank order after a position (keyset), straight off the table's rank index. */
+export function entriesAfter(
+  tx: Tx,
+  boardId: string,
+  periodKey: string,
+  after: { rankScore: number; reachedMs: number; userId: string } | undefined,
+  limit: number,
+): Promise<EntryRow[]> {
+  return tx.rows<EntryRow>(
+    `SELECT ${ENTRY_COLUMNS} FROM leaderboard_entries
+     WHERE leaderboard_id = $1 AND period_key = $2 AND ranked
+       AND ($3::float8 IS NULL OR rank_score < $3::float8
+            OR (rank_score = $3::float8 AND (reached_at, user_id) > (to_timestamp($4::float8 / 1000), $5::uuid)))
+     ORDER BY rank_score DESC, reached_at, user_id
+     LIMIT $6`,
+    [boardId, periodKey, after?.rankScore ?? null, after?.reachedMs ?? null, after?.userId ?? null, limit],
+  );
+}
+
+/** The entries at ranks offset+1 … offset+limit, from PostgreSQL (when the index is not ready). */
+export function entriesAt(
+  tx: Tx,
+  boardId: string,
+  periodKey: string,
+  offset: number,
+  limit: number,
+): Promise<EntryRow[]> {
+  return tx.rows<EntryRow>(
+    `SELECT ${ENTRY_COLUMNS} FROM leaderboard_entries
+     WHERE leaderboard_id = $1 AND period_key = $2 AND ranked
+     ORDER BY rank_score DESC, reached_at, user_id
+     OFFSET $3 LIMIT $4`,
+    [boardId, periodKey, offset, limit],
+  );
+}
+
+/** How many ranked entries come before a key: PostgreSQL's O(rank) way of finding a rank. */
+export async function countBefore(
+  tx: Tx,
+  boardId: string,
+  periodKey: string,
+  key: { rankScore: number; reachedMs: number; userId: string },
+): Promise<number> {
+  const row = await tx.one<{ n: number }>(
+    `SELECT count(*)::int AS n FROM leaderboard_entries
+     WHERE leaderboard_id = $1 AND period_key = $2 AND ranked
+       AND (rank_score > $3::float8
+            OR (rank_score = $3::float8 AND (reached_at, user_id) < (to_timestamp($4::float8 / 1000), $5::uuid)))`,
+    [boardId, periodKey, key.rankScore, key.reachedMs, key.userId],
+  );
+  return row.n;
+}
+
+export async function countRanked(tx: Tx, boardId: string, periodKey: string): Promise<number> {
+  const row = await tx.one<{ n: number }>(
+    `SELECT count(*)::int AS n FROM leaderboard_entries WHERE leaderboard_id = $1 AND period_key = $2 AND ranked`,
+    [boardId, periodKey],
+  );
+  return row.n;
+}
+
+/** Display name, level and unlocked achievements of players, for the rows of a board. */
+export async function playerCards(tx: Tx, userIds: string[]): Promise<Map<string, PlayerCard>> {
+  const rows = await tx.rows<PlayerCard>(
+    `SELECT u.id AS user_id, u.display_name,
+            coalesce((SELECT p.level FROM user_progress p WHERE p.user_id = u.id), 1) AS level,
+            coalesce((SELECT t.value FROM user_stats_totals t
+                      WHERE t.user_id = u.id AND t.stat = 'achievements.unlocked'), 0)::int AS badges
+     FROM users u WHERE u.id = ANY($1::uuid[])`,
+    [userIds],
+  );
+  return new Map(rows.map((r) => [r.user_id, r]));
+}

@@ -1,0 +1,138 @@
+import type { Logger } from "pino";
+import type { RankSink } from "../engine/apply.ts";
+import type { RankChange } from "../engine/plan.ts";
+import type { Database } from "../platform/db/database.ts";
+import { listName } from "./board-feed.ts";
+import type { RankIndex, RankKey } from "./rank-index/rank-index.ts";
+
+/** An entry row in rank-index form. */
+interface KeyRow {
+  leaderboard_id: string;
+  period_key: string;
+  user_id: string;
+  rank_score: number;
+  reached_ms: number;
+  reached_text: string;
+}
+
+const REBUILD_CHUNK = 50_000;
+
+/**
+ * The rank index as the rest of Ludus uses it: filled from PostgreSQL at start (streamed, in
+ * chunks, with progress in the logs), kept up to date by every transaction that moves an entry,
+ * and not trusted until it is ready or after a change it could not take (then readers answer from
+ * PostgreSQL until a rebuild).
+ */
+export class RankService implements RankSink {
+  private ready = false;
+  private building: Promise<void> | undefined;
+  /**
+   * Changes that arrive while a rebuild reads PostgreSQL, replayed after it in the order they came.
+   * Replaying is safe whatever the rebuild saw: each change removes the key the one before put in.
+   */
+  private pending: RankChange[] | undefined;
+
+  constructor(
+    readonly index: RankIndex,
+    private readonly db: Database,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Whether reads may use the index; otherwise they go to PostgreSQL. */
+  get usable(): boolean {
+    return this.ready;
+  }
+
+  async apply(changes: RankChange[]): Promise<void> {
+    if (this.pending !== undefined) {
+      this.pending.push(...changes);
+      return;
+    }
+    return this.write(changes);
+  }
+
+  private async write(changes: RankChange[]): Promise<void> {
+    try {
+      for (const c of changes) {
+        if (c.next !== undefined) await this.index.upsert(c.list, c.next, c.previous);
+        else if (c.previous !== undefined) await this.index.remove(c.list, c.previous);
+      }
+    } catch (err) {
+      // PostgreSQL stays right; ranks are answered from it until the index is rebuilt.
+      this.ready = false;
+      this.logger.error({ err }, "rank index update failed; serving ranks from PostgreSQL until rebuilt");
+    }
+  }
+
+  /** Rebuilds every open board period's list from PostgreSQL (at start, and `ludus ranks rebuild`). */
+  rebuild(): Promise<void> {
+    this.building ??= this.load().finally(() => (this.building = undefined));
+    return this.building;
+  }
+
+  private async load(): Promise<void> {
+    this.ready = false;
+    this.pending = [];
+    try {
+      await this.fill();
+      while (this.pending.length > 0) await this.write(this.pending.splice(0));
+      this.ready = true;
+    } finally {
+      this.pending = undefined;
+    }
+  }
+
+  private async fill(): Promise<void> {
+    const started = Date.now();
+    const lists = await this.db.asSystem((tx) =>
+      tx.rows<{ leaderboard_id: string; period_key: string; n: number }>(
+        `SELECT e.leaderboard_id, e.period_key, count(*)::int AS n
+         FROM leaderboard_entries e JOIN leaderboards b ON b.id = e.leaderboard_id
+         JOIN leaderboard_periods p ON p.leaderboard_id = e.leaderboard_id AND p.period_key = e.period_key
+         WHERE e.ranked AND b.active AND p.closed_at IS NULL GROUP BY 1, 2 ORDER BY 1, 2`,
+      ),
+    );
+    const total = lists.reduce((n, l) => n + l.n, 0);
+    let done = 0;
+    for (const list of lists) {
+      const name = listName(list.leaderboard_id, list.period_key);
+      await this.index.drop(name);
+      let after: KeyRow | undefined;
+      for (;;) {
+        // Keyset pages in rank order straight off the rank index of the table.
+        const rows: KeyRow[] = await this.db.asSystem((tx) =>
+          tx.rows<KeyRow>(
+            `SELECT leaderboard_id, period_key, user_id, rank_score, reached_at::text AS reached_text,
+                    (extract(epoch FROM reached_at) * 1000)::float8 AS reached_ms
+             FROM leaderboard_entries
+             WHERE leaderboard_id = $1 AND period_key = $2 AND ranked
+               AND ($3::float8 IS NULL OR rank_score < $3::float8
+                    OR (rank_score = $3::float8 AND (reached_at, user_id) > ($4::timestamptz, $5::uuid)))
+             ORDER BY rank_score DESC, reached_at, user_id
+             LIMIT $6`,
+            [
+              list.leaderboard_id,
+              list.period_key,
+              after?.rank_score ?? null,
+              after?.reached_text ?? null,
+              after?.user_id ?? null,
+              REBUILD_CHUNK,
+            ],
+          ),
+        );
+        if (rows.length === 0) break;
+        await this.index.upsertMany(
+          name,
+          rows.map((r) => ({ next: keyOf(r) })),
+        );
+        done += rows.length;
+        after = rows[rows.length - 1];
+        this.logger.info({ done, total }, "rebuilding rank index");
+        if (rows.length < REBUILD_CHUNK) break;
+      }
+    }
+    this.logger.info({ entries: total, ms: Date.now() - started }, "rank index ready");
+  }
+}
+
+const keyOf = (r: KeyRow): RankKey => ({ score: r.rank_score, reachedAt: r.reached_ms, userId: r.user_id });
