@@ -8,6 +8,7 @@ import { createGame } from "./engine/index.ts";
 import { ensureAdmin } from "./identity/bootstrap.ts";
 import { createIdentity } from "./identity/index.ts";
 import { assignQuestsToAll } from "./quests/quest-book.ts";
+import { RedisIndex } from "./leaderboards/rank-index/redis-index.ts";
 import { systemClock } from "./platform/clock.ts";
 import { openAdminConnection, openDatabase } from "./platform/db/connect.ts";
 import { migrate, migrationStatus } from "./platform/db/migrator.ts";
@@ -22,6 +23,20 @@ function isoInstant(value: string): Date {
     throw new InvalidArgumentError("expected an ISO 8601 instant such as 2026-03-08T00:00:00Z");
   }
   return at;
+}
+
+/** Runs a ranks command with the game and its index (Redis when REDIS_URL is set). */
+function withRanks(fn: (game: ReturnType<typeof createGame>) => Promise<void>): Promise<void> {
+  return withDatabase(async (db, config, logger) => {
+    const rankIndex =
+      config.redisUrl === undefined ? undefined : new RedisIndex({ url: config.redisUrl, prefix: "ludus:" });
+    const game = createGame(db, systemClock, logger, { ...config, rankIndex });
+    try {
+      await fn(game);
+    } finally {
+      await game.ranks.index.close();
+    }
+  });
 }
 
 function positiveInt(value: string): number {
@@ -169,6 +184,37 @@ program
       );
       process.stderr.write("\n");
       console.log(`${given} quest(s) given.`);
+    }),
+  );
+
+const ranksCommand = program.command("ranks").description("the leaderboards' rank index");
+ranksCommand
+  .command("verify")
+  .description("compare the rank index (Redis when REDIS_URL is set) with PostgreSQL, entry by entry")
+  .action(() =>
+    withRanks(async (game) => {
+      if (!(await game.ranks.index.isBuilt?.())) await game.ranks.rebuild();
+      const report = await game.ranks.verify((done, total) =>
+        process.stderr.write(`\rChecked ${done} of ${total} entries`),
+      );
+      process.stderr.write("\n");
+      for (const p of report.problems) console.log(p);
+      console.log(
+        report.problems.length === 0
+          ? `The rank index matches PostgreSQL: ${report.entries} entries in ${report.lists} board periods.`
+          : `${report.problems.length} difference(s) found (at most 20 are listed).`,
+      );
+      process.exitCode = report.problems.length === 0 ? 0 : 1;
+    }),
+  );
+ranksCommand
+  .command("rebuild")
+  .description("rebuild the rank index from PostgreSQL (progress in the log)")
+  .action(() =>
+    withRanks(async (game) => {
+      await game.ranks.rebuild((done, total) => process.stderr.write(`\rLoaded ${done} of ${total} entries`));
+      process.stderr.write("\n");
+      console.log("Rank index rebuilt.");
     }),
   );
 

@@ -46,7 +46,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     }
     // Until the rank index is filled, ranks are answered from PostgreSQL.
     const ranks = game.ranks;
-    ranks.rebuild().catch((err: unknown) => logger.error({ err }, "rank index rebuild failed"));
+    ranks.start().catch((err: unknown) => logger.error({ err }, "rank index rebuild failed"));
     app = await buildApp({ config, db, clock: systemClock, identity, game, logger });
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {

@@ -31,6 +31,7 @@ export class RankService implements RankSink {
    * Replaying is safe whatever the rebuild saw: each change removes the key the one before put in.
    */
   private pending: RankChange[] | undefined;
+  private failed = false;
 
   constructor(
     readonly index: RankIndex,
@@ -60,31 +61,110 @@ export class RankService implements RankSink {
     } catch (err) {
       // PostgreSQL stays right; ranks are answered from it until the index is rebuilt.
       this.ready = false;
+      this.failed = true;
+      await this.index.setBuilt?.(false).catch(() => undefined);
       this.logger.error({ err }, "rank index update failed; serving ranks from PostgreSQL until rebuilt");
     }
   }
 
+  /**
+   * Makes the index ready at start: an index shared by instances (Redis) that was built before is
+   * used as it is; otherwise it is rebuilt, and until then ranks come from PostgreSQL.
+   */
+  async start(): Promise<void> {
+    if ((await this.index.isBuilt?.()) === true) {
+      this.ready = true;
+      this.logger.info("rank index shared and already built");
+      return;
+    }
+    await this.rebuild();
+  }
+
   /** Rebuilds every open board period's list from PostgreSQL (at start, and `ludus ranks rebuild`). */
-  rebuild(): Promise<void> {
-    this.building ??= this.load().finally(() => (this.building = undefined));
+  rebuild(onProgress: (done: number, total: number) => void = () => {}): Promise<void> {
+    this.building ??= this.load(onProgress).finally(() => (this.building = undefined));
     return this.building;
   }
 
-  private async load(): Promise<void> {
+  /**
+   * Compares every open board period's list with PostgreSQL, entry by entry in rank order
+   * (`ludus ranks verify`). Reports at most 20 differences.
+   */
+  async verify(onProgress: (done: number, total: number) => void = () => {}): Promise<VerifyReport> {
+    const lists = await this.openLists();
+    const total = lists.reduce((n, l) => n + l.n, 0);
+    const report: VerifyReport = { lists: lists.length, entries: 0, problems: [] };
+    const note = (problem: string) => {
+      if (report.problems.length < 20) report.problems.push(problem);
+    };
+    for (const list of lists) {
+      const name = listName(list.leaderboard_id, list.period_key);
+      const size = await this.index.size(name);
+      if (size !== list.n) note(`${name}: ${size} in the index, ${list.n} in PostgreSQL`);
+      let offset = 0;
+      for await (const chunk of this.pages(list.leaderboard_id, list.period_key)) {
+        const keys = await this.index.range(name, offset, chunk.length);
+        chunk.forEach((row, i) => {
+          const key = keys[i];
+          const want = keyOf(row);
+          if (
+            key === undefined ||
+            key.userId !== want.userId ||
+            key.score !== want.score ||
+            key.reachedAt !== want.reachedAt
+          ) {
+            note(
+              `${name}: rank ${offset + i + 1} is ${JSON.stringify(key)} in the index, ${JSON.stringify(want)} in PostgreSQL`,
+            );
+          }
+        });
+        offset += chunk.length;
+        report.entries += chunk.length;
+        onProgress(report.entries, total);
+      }
+    }
+    return report;
+  }
+
+  private async load(onProgress: (done: number, total: number) => void): Promise<void> {
     this.ready = false;
     this.pending = [];
+    this.failed = false;
     try {
-      await this.fill();
+      await this.index.setBuilt?.(false);
+      await this.fill(onProgress);
       while (this.pending.length > 0) await this.write(this.pending.splice(0));
-      this.ready = true;
+      if (!this.failed) await this.index.setBuilt?.(true);
+      this.ready = !this.failed;
     } finally {
       this.pending = undefined;
     }
   }
 
-  private async fill(): Promise<void> {
+  private async fill(onProgress: (done: number, total: number) => void): Promise<void> {
     const started = Date.now();
-    const lists = await this.db.asSystem((tx) =>
+    const lists = await this.openLists();
+    const total = lists.reduce((n, l) => n + l.n, 0);
+    let done = 0;
+    for (const list of lists) {
+      const name = listName(list.leaderboard_id, list.period_key);
+      await this.index.drop(name);
+      for await (const rows of this.pages(list.leaderboard_id, list.period_key)) {
+        await this.index.upsertMany(
+          name,
+          rows.map((r) => ({ next: keyOf(r) })),
+        );
+        done += rows.length;
+        this.logger.info({ done, total }, "rebuilding rank index");
+        onProgress(done, total);
+      }
+    }
+    this.logger.info({ entries: total, ms: Date.now() - started }, "rank index ready");
+  }
+
+  /** The board periods the index holds: open ones with ranked entries. */
+  private openLists() {
+    return this.db.asSystem((tx) =>
       tx.rows<{ leaderboard_id: string; period_key: string; n: number }>(
         `SELECT e.leaderboard_id, e.period_key, count(*)::int AS n
          FROM leaderboard_entries e JOIN leaderboards b ON b.id = e.leaderboard_id
@@ -92,47 +172,44 @@ export class RankService implements RankSink {
          WHERE e.ranked AND b.active AND p.closed_at IS NULL GROUP BY 1, 2 ORDER BY 1, 2`,
       ),
     );
-    const total = lists.reduce((n, l) => n + l.n, 0);
-    let done = 0;
-    for (const list of lists) {
-      const name = listName(list.leaderboard_id, list.period_key);
-      await this.index.drop(name);
-      let after: KeyRow | undefined;
-      for (;;) {
-        // Keyset pages in rank order straight off the rank index of the table.
-        const rows: KeyRow[] = await this.db.asSystem((tx) =>
-          tx.rows<KeyRow>(
-            `SELECT leaderboard_id, period_key, user_id, rank_score, reached_at::text AS reached_text,
-                    (extract(epoch FROM reached_at) * 1000)::float8 AS reached_ms
-             FROM leaderboard_entries
-             WHERE leaderboard_id = $1 AND period_key = $2 AND ranked
-               AND ($3::float8 IS NULL OR rank_score < $3::float8
-                    OR (rank_score = $3::float8 AND (reached_at, user_id) > ($4::timestamptz, $5::uuid)))
-             ORDER BY rank_score DESC, reached_at, user_id
-             LIMIT $6`,
-            [
-              list.leaderboard_id,
-              list.period_key,
-              after?.rank_score ?? null,
-              after?.reached_text ?? null,
-              after?.user_id ?? null,
-              REBUILD_CHUNK,
-            ],
-          ),
-        );
-        if (rows.length === 0) break;
-        await this.index.upsertMany(
-          name,
-          rows.map((r) => ({ next: keyOf(r) })),
-        );
-        done += rows.length;
-        after = rows[rows.length - 1];
-        this.logger.info({ done, total }, "rebuilding rank index");
-        if (rows.length < REBUILD_CHUNK) break;
-      }
-    }
-    this.logger.info({ entries: total, ms: Date.now() - started }, "rank index ready");
   }
+
+  /** A board period's ranked entries in rank order, a chunk at a time (keyset pages off its index). */
+  private async *pages(boardId: string, periodKey: string): AsyncGenerator<KeyRow[]> {
+    let after: KeyRow | undefined;
+    for (;;) {
+      const rows: KeyRow[] = await this.db.asSystem((tx) =>
+        tx.rows<KeyRow>(
+          `SELECT leaderboard_id, period_key, user_id, rank_score, reached_at::text AS reached_text,
+                  (extract(epoch FROM reached_at) * 1000)::float8 AS reached_ms
+           FROM leaderboard_entries
+           WHERE leaderboard_id = $1 AND period_key = $2 AND ranked
+             AND ($3::float8 IS NULL OR rank_score < $3::float8
+                  OR (rank_score = $3::float8 AND (reached_at, user_id) > ($4::timestamptz, $5::uuid)))
+           ORDER BY rank_score DESC, reached_at, user_id
+           LIMIT $6`,
+          [
+            boardId,
+            periodKey,
+            after?.rank_score ?? null,
+            after?.reached_text ?? null,
+            after?.user_id ?? null,
+            REBUILD_CHUNK,
+          ],
+        ),
+      );
+      if (rows.length > 0) yield rows;
+      if (rows.length < REBUILD_CHUNK) return;
+      after = rows[rows.length - 1];
+    }
+  }
+}
+
+/** What `ludus ranks verify` found: lists compared and the first differences. */
+export interface VerifyReport {
+  lists: number;
+  entries: number;
+  problems: string[];
 }
 
 const keyOf = (r: KeyRow): RankKey => ({ score: r.rank_score, reachedAt: r.reached_ms, userId: r.user_id });

@@ -37,5 +37,12 @@ export interface RankIndex {
   size(list: string): Promise<number>;
   /** Forgets a list (a closed period, or before a rebuild). */
   drop(list: string): Promise<void>;
+  /**
+   * Only for an index other instances share (Redis), which outlives this process: whether it was
+   * fully built from PostgreSQL, so that a starting instance rebuilds it only when it never was
+   * (or after `ludus ranks rebuild` cleared the mark).
+   */
+  isBuilt?(): Promise<boolean>;
+  setBuilt?(built: boolean): Promise<void>;
   close(): Promise<void>;
 }

@@ -253,6 +253,15 @@ export class RedisIndex implements RankIndex {
     return this.#redis.zcard(this.keyOf(list));
   }
 
+  async isBuilt(): Promise<boolean> {
+    return (await this.#redis.exists(`${this.#prefix}rank-built`)) === 1;
+  }
+
+  async setBuilt(built: boolean): Promise<void> {
+    if (built) await this.#redis.set(`${this.#prefix}rank-built`, new Date().toISOString());
+    else await this.#redis.del(`${this.#prefix}rank-built`);
+  }
+
   async drop(list: string): Promise<void> {
     // UNLINK frees a large set in the background instead of blocking Redis while it does.
     await this.#redis.unlink(this.keyOf(list));
