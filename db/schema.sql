@@ -140,7 +140,7 @@ CREATE TABLE public.achievements (
     CONSTRAINT achievements_description_check CHECK ((length(description) <= 1000)),
     CONSTRAINT achievements_icon_check CHECK ((length(icon) <= 200)),
     CONSTRAINT achievements_key_check CHECK ((key ~ '^[a-z0-9][a-z0-9_.-]{0,63}$'::text)),
-    CONSTRAINT achievements_metric_check CHECK ((metric ~ '^(level|(stats|earned|balances)\.[a-z][a-z0-9_.]*)$'::text)),
+    CONSTRAINT achievements_metric_check CHECK ((metric ~ '^(level|(stats|earned|balances)\.[a-z][a-z0-9_.]*|streaks\.[a-z0-9][a-z0-9_.-]*)$'::text)),
     CONSTRAINT achievements_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
     CONSTRAINT achievements_target_check CHECK ((target > 0))
 );
@@ -207,8 +207,10 @@ CREATE TABLE public.currencies (
     allow_negative boolean DEFAULT false NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    max_balance bigint,
     CONSTRAINT currencies_code_check CHECK ((code ~ '^[a-z][a-z0-9_]{1,31}$'::text)),
     CONSTRAINT currencies_description_check CHECK ((length(description) <= 1000)),
+    CONSTRAINT currencies_max_balance_check CHECK ((max_balance > 0)),
     CONSTRAINT currencies_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100)))
 );
 
@@ -275,6 +277,92 @@ CREATE TABLE public.idempotency_keys (
 );
 
 ALTER TABLE ONLY public.idempotency_keys FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: leaderboard_entries; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.leaderboard_entries (
+    leaderboard_id uuid NOT NULL,
+    period_key text NOT NULL,
+    user_id uuid NOT NULL,
+    score double precision NOT NULL,
+    rank_score double precision NOT NULL,
+    reached_at timestamp with time zone NOT NULL,
+    ranked boolean DEFAULT true NOT NULL,
+    final_rank integer,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT leaderboard_entries_period_key_check CHECK ((length(period_key) <= 20))
+);
+
+ALTER TABLE ONLY public.leaderboard_entries FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: leaderboard_periods; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.leaderboard_periods (
+    leaderboard_id uuid NOT NULL,
+    period_key text NOT NULL,
+    starts_at timestamp with time zone NOT NULL,
+    ends_at timestamp with time zone NOT NULL,
+    closed_at timestamp with time zone,
+    entries integer
+);
+
+ALTER TABLE ONLY public.leaderboard_periods FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: leaderboard_snapshots; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.leaderboard_snapshots (
+    leaderboard_id uuid NOT NULL,
+    period_key text NOT NULL,
+    rank integer NOT NULL,
+    user_id uuid NOT NULL,
+    score double precision NOT NULL,
+    reached_at timestamp with time zone NOT NULL,
+    CONSTRAINT leaderboard_snapshots_rank_check CHECK ((rank > 0))
+);
+
+ALTER TABLE ONLY public.leaderboard_snapshots FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: leaderboards; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.leaderboards (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    key text NOT NULL,
+    name text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    category text DEFAULT 'general'::text NOT NULL,
+    source jsonb NOT NULL,
+    period text NOT NULL,
+    time_zone text DEFAULT 'UTC'::text NOT NULL,
+    sort text DEFAULT 'desc'::text NOT NULL,
+    operator text NOT NULL,
+    min_score double precision,
+    snapshot_size integer DEFAULT 10 NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT leaderboards_category_check CHECK ((length(category) <= 50)),
+    CONSTRAINT leaderboards_description_check CHECK ((length(description) <= 1000)),
+    CONSTRAINT leaderboards_key_check CHECK ((key ~ '^[a-z0-9][a-z0-9_.-]{0,63}$'::text)),
+    CONSTRAINT leaderboards_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT leaderboards_operator_check CHECK ((operator = ANY (ARRAY['sum'::text, 'best'::text, 'latest'::text]))),
+    CONSTRAINT leaderboards_period_check CHECK ((period = ANY (ARRAY['day'::text, 'week'::text, 'month'::text, 'all'::text]))),
+    CONSTRAINT leaderboards_snapshot_size_check CHECK (((snapshot_size >= 1) AND (snapshot_size <= 1000))),
+    CONSTRAINT leaderboards_sort_check CHECK ((sort = ANY (ARRAY['desc'::text, 'asc'::text])))
+);
+
+ALTER TABLE ONLY public.leaderboards FORCE ROW LEVEL SECURITY;
 
 
 --
@@ -360,6 +448,69 @@ ALTER TABLE public.outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MAXVALUE
     CACHE 1
 );
+
+
+--
+-- Name: quest_pools; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.quest_pools (
+    key text NOT NULL,
+    name text NOT NULL,
+    size integer NOT NULL,
+    rerolls integer DEFAULT 1 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT quest_pools_key_check CHECK ((key ~ '^[a-z0-9][a-z0-9_.-]{0,63}$'::text)),
+    CONSTRAINT quest_pools_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT quest_pools_rerolls_check CHECK (((rerolls >= 0) AND (rerolls <= 10))),
+    CONSTRAINT quest_pools_size_check CHECK (((size >= 1) AND (size <= 50)))
+);
+
+ALTER TABLE ONLY public.quest_pools FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: quest_templates; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.quest_templates (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    key text NOT NULL,
+    name text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    category text DEFAULT 'general'::text NOT NULL,
+    difficulty text DEFAULT 'easy'::text NOT NULL,
+    cadence text NOT NULL,
+    starts_at timestamp with time zone,
+    ends_at timestamp with time zone,
+    target bigint NOT NULL,
+    event_types text[] NOT NULL,
+    condition jsonb,
+    amount_field text,
+    mode text DEFAULT 'sum'::text NOT NULL,
+    rewards jsonb DEFAULT '[]'::jsonb NOT NULL,
+    time_limit_hours integer,
+    pool text,
+    active boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT quest_templates_amount_field_check CHECK ((amount_field ~ '^data(\.[A-Za-z0-9_]+)+$'::text)),
+    CONSTRAINT quest_templates_cadence_check CHECK ((cadence = ANY (ARRAY['day'::text, 'week'::text, 'month'::text, 'special'::text]))),
+    CONSTRAINT quest_templates_category_check CHECK ((length(category) <= 50)),
+    CONSTRAINT quest_templates_check CHECK (((cadence <> 'special'::text) OR ((starts_at IS NOT NULL) AND (ends_at IS NOT NULL)))),
+    CONSTRAINT quest_templates_check1 CHECK (((ends_at IS NULL) OR (starts_at IS NULL) OR (ends_at > starts_at))),
+    CONSTRAINT quest_templates_description_check CHECK ((length(description) <= 1000)),
+    CONSTRAINT quest_templates_difficulty_check CHECK ((difficulty = ANY (ARRAY['easy'::text, 'medium'::text, 'hard'::text, 'epic'::text, 'legendary'::text]))),
+    CONSTRAINT quest_templates_event_types_check CHECK (((cardinality(event_types) >= 1) AND (cardinality(event_types) <= 20))),
+    CONSTRAINT quest_templates_key_check CHECK ((key ~ '^[a-z0-9][a-z0-9_.-]{0,63}$'::text)),
+    CONSTRAINT quest_templates_mode_check CHECK ((mode = ANY (ARRAY['sum'::text, 'max'::text]))),
+    CONSTRAINT quest_templates_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT quest_templates_target_check CHECK ((target > 0)),
+    CONSTRAINT quest_templates_time_limit_hours_check CHECK (((time_limit_hours >= 1) AND (time_limit_hours <= 8784)))
+);
+
+ALTER TABLE ONLY public.quest_templates FORCE ROW LEVEL SECURITY;
 
 
 --
@@ -518,6 +669,70 @@ ALTER TABLE ONLY public.settings FORCE ROW LEVEL SECURITY;
 
 
 --
+-- Name: streak_definitions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.streak_definitions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    key text NOT NULL,
+    name text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    category text DEFAULT 'general'::text NOT NULL,
+    cadence text NOT NULL,
+    event_types text[] NOT NULL,
+    condition jsonb,
+    grace_hours integer DEFAULT 6 NOT NULL,
+    freeze_currency text,
+    milestones jsonb DEFAULT '[]'::jsonb NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT streak_definitions_cadence_check CHECK ((cadence = ANY (ARRAY['day'::text, 'week'::text, 'month'::text]))),
+    CONSTRAINT streak_definitions_category_check CHECK ((length(category) <= 50)),
+    CONSTRAINT streak_definitions_description_check CHECK ((length(description) <= 1000)),
+    CONSTRAINT streak_definitions_event_types_check CHECK (((cardinality(event_types) >= 1) AND (cardinality(event_types) <= 20))),
+    CONSTRAINT streak_definitions_grace_hours_check CHECK (((grace_hours >= 0) AND (grace_hours <= 168))),
+    CONSTRAINT streak_definitions_key_check CHECK ((key ~ '^[a-z0-9][a-z0-9_.-]{0,63}$'::text)),
+    CONSTRAINT streak_definitions_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100)))
+);
+
+ALTER TABLE ONLY public.streak_definitions FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: streak_protections; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.streak_protections (
+    id bigint NOT NULL,
+    user_id uuid NOT NULL,
+    streak_id uuid,
+    starts_at timestamp with time zone NOT NULL,
+    ends_at timestamp with time zone NOT NULL,
+    source text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT streak_protections_check CHECK ((ends_at > starts_at)),
+    CONSTRAINT streak_protections_source_check CHECK ((length(source) <= 200))
+);
+
+ALTER TABLE ONLY public.streak_protections FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: streak_protections_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.streak_protections ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.streak_protections_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: user_achievements; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -543,8 +758,10 @@ CREATE TABLE public.user_profiles (
     time_zone text DEFAULT 'UTC'::text NOT NULL,
     locale text DEFAULT 'en'::text NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    day_start_hour smallint DEFAULT 0 NOT NULL,
     CONSTRAINT user_profiles_avatar_url_check CHECK ((length(avatar_url) <= 2048)),
-    CONSTRAINT user_profiles_bio_check CHECK ((length(bio) <= 2000))
+    CONSTRAINT user_profiles_bio_check CHECK ((length(bio) <= 2000)),
+    CONSTRAINT user_profiles_day_start_hour_check CHECK (((day_start_hour >= 0) AND (day_start_hour <= 23)))
 );
 
 ALTER TABLE ONLY public.user_profiles FORCE ROW LEVEL SECURITY;
@@ -566,6 +783,32 @@ CREATE TABLE public.user_progress (
 );
 
 ALTER TABLE ONLY public.user_progress FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: user_quests; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.user_quests (
+    user_id uuid NOT NULL,
+    template_id uuid NOT NULL,
+    period_key text NOT NULL,
+    status text DEFAULT 'active'::text NOT NULL,
+    progress bigint DEFAULT 0 NOT NULL,
+    target bigint NOT NULL,
+    starts_at timestamp with time zone NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    assigned_at timestamp with time zone DEFAULT now() NOT NULL,
+    completed_at timestamp with time zone,
+    completed_event_id uuid,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT user_quests_check CHECK (((status <> 'completed'::text) OR ((completed_at IS NOT NULL) AND (progress >= target)))),
+    CONSTRAINT user_quests_period_key_check CHECK ((length(period_key) <= 20)),
+    CONSTRAINT user_quests_progress_check CHECK ((progress >= 0)),
+    CONSTRAINT user_quests_status_check CHECK ((status = ANY (ARRAY['active'::text, 'completed'::text, 'rerolled'::text])))
+);
+
+ALTER TABLE ONLY public.user_quests FORCE ROW LEVEL SECURITY;
 
 
 --
@@ -596,6 +839,47 @@ CREATE TABLE public.user_stats_totals (
 );
 
 ALTER TABLE ONLY public.user_stats_totals FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: user_streak_milestones; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.user_streak_milestones (
+    user_id uuid NOT NULL,
+    streak_id uuid NOT NULL,
+    count integer NOT NULL,
+    event_id uuid NOT NULL,
+    reached_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY public.user_streak_milestones FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: user_streaks; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.user_streaks (
+    user_id uuid NOT NULL,
+    streak_id uuid NOT NULL,
+    current integer NOT NULL,
+    longest integer NOT NULL,
+    last_period integer NOT NULL,
+    time_zone text NOT NULL,
+    day_start_hour smallint NOT NULL,
+    started_at timestamp with time zone NOT NULL,
+    last_event_at timestamp with time zone NOT NULL,
+    last_activity_at timestamp with time zone NOT NULL,
+    activity_time_zone text NOT NULL,
+    activity_day_start_hour smallint NOT NULL,
+    freezes_used integer DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT user_streaks_check CHECK ((longest >= current)),
+    CONSTRAINT user_streaks_current_check CHECK ((current >= 0))
+);
+
+ALTER TABLE ONLY public.user_streaks FORCE ROW LEVEL SECURITY;
 
 
 --
@@ -730,6 +1014,46 @@ ALTER TABLE ONLY public.idempotency_keys
 
 
 --
+-- Name: leaderboard_entries leaderboard_entries_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.leaderboard_entries
+    ADD CONSTRAINT leaderboard_entries_pkey PRIMARY KEY (leaderboard_id, period_key, user_id);
+
+
+--
+-- Name: leaderboard_periods leaderboard_periods_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.leaderboard_periods
+    ADD CONSTRAINT leaderboard_periods_pkey PRIMARY KEY (leaderboard_id, period_key);
+
+
+--
+-- Name: leaderboard_snapshots leaderboard_snapshots_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.leaderboard_snapshots
+    ADD CONSTRAINT leaderboard_snapshots_pkey PRIMARY KEY (leaderboard_id, period_key, rank);
+
+
+--
+-- Name: leaderboards leaderboards_key_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.leaderboards
+    ADD CONSTRAINT leaderboards_key_key UNIQUE (key);
+
+
+--
+-- Name: leaderboards leaderboards_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.leaderboards
+    ADD CONSTRAINT leaderboards_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: ledger_entries ledger_entries_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -751,6 +1075,30 @@ ALTER TABLE ONLY public.login_failures
 
 ALTER TABLE ONLY public.outbox
     ADD CONSTRAINT outbox_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: quest_pools quest_pools_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.quest_pools
+    ADD CONSTRAINT quest_pools_pkey PRIMARY KEY (key);
+
+
+--
+-- Name: quest_templates quest_templates_key_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.quest_templates
+    ADD CONSTRAINT quest_templates_key_key UNIQUE (key);
+
+
+--
+-- Name: quest_templates quest_templates_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.quest_templates
+    ADD CONSTRAINT quest_templates_pkey PRIMARY KEY (id);
 
 
 --
@@ -826,6 +1174,30 @@ ALTER TABLE ONLY public.settings
 
 
 --
+-- Name: streak_definitions streak_definitions_key_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.streak_definitions
+    ADD CONSTRAINT streak_definitions_key_key UNIQUE (key);
+
+
+--
+-- Name: streak_definitions streak_definitions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.streak_definitions
+    ADD CONSTRAINT streak_definitions_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: streak_protections streak_protections_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.streak_protections
+    ADD CONSTRAINT streak_protections_pkey PRIMARY KEY (user_id, id);
+
+
+--
 -- Name: user_achievements user_achievements_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -850,6 +1222,14 @@ ALTER TABLE ONLY public.user_progress
 
 
 --
+-- Name: user_quests user_quests_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_quests
+    ADD CONSTRAINT user_quests_pkey PRIMARY KEY (user_id, template_id, period_key);
+
+
+--
 -- Name: user_stats_daily user_stats_daily_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -863,6 +1243,22 @@ ALTER TABLE ONLY public.user_stats_daily
 
 ALTER TABLE ONLY public.user_stats_totals
     ADD CONSTRAINT user_stats_totals_pkey PRIMARY KEY (user_id, stat);
+
+
+--
+-- Name: user_streak_milestones user_streak_milestones_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_streak_milestones
+    ADD CONSTRAINT user_streak_milestones_pkey PRIMARY KEY (user_id, streak_id, count);
+
+
+--
+-- Name: user_streaks user_streaks_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_streaks
+    ADD CONSTRAINT user_streaks_pkey PRIMARY KEY (user_id, streak_id);
 
 
 --
@@ -938,6 +1334,20 @@ CREATE INDEX idempotency_keys_created_idx ON public.idempotency_keys USING btree
 
 
 --
+-- Name: leaderboard_entries_rank_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX leaderboard_entries_rank_idx ON public.leaderboard_entries USING btree (leaderboard_id, period_key, rank_score DESC, reached_at, user_id) WHERE ranked;
+
+
+--
+-- Name: leaderboard_periods_open_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX leaderboard_periods_open_idx ON public.leaderboard_periods USING btree (ends_at) WHERE (closed_at IS NULL);
+
+
+--
 -- Name: ledger_entries_user_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -987,6 +1397,13 @@ CREATE INDEX sessions_user_idx ON public.sessions USING btree (user_id, created_
 
 
 --
+-- Name: user_quests_user_expires_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX user_quests_user_expires_idx ON public.user_quests USING btree (user_id, expires_at DESC);
+
+
+--
 -- Name: users_created_at_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1021,6 +1438,46 @@ ALTER TABLE ONLY public.api_keys
 
 ALTER TABLE ONLY public.idempotency_keys
     ADD CONSTRAINT idempotency_keys_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: leaderboard_entries leaderboard_entries_leaderboard_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.leaderboard_entries
+    ADD CONSTRAINT leaderboard_entries_leaderboard_id_fkey FOREIGN KEY (leaderboard_id) REFERENCES public.leaderboards(id) ON DELETE CASCADE;
+
+
+--
+-- Name: leaderboard_entries leaderboard_entries_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.leaderboard_entries
+    ADD CONSTRAINT leaderboard_entries_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: leaderboard_periods leaderboard_periods_leaderboard_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.leaderboard_periods
+    ADD CONSTRAINT leaderboard_periods_leaderboard_id_fkey FOREIGN KEY (leaderboard_id) REFERENCES public.leaderboards(id) ON DELETE CASCADE;
+
+
+--
+-- Name: leaderboard_snapshots leaderboard_snapshots_leaderboard_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.leaderboard_snapshots
+    ADD CONSTRAINT leaderboard_snapshots_leaderboard_id_fkey FOREIGN KEY (leaderboard_id) REFERENCES public.leaderboards(id) ON DELETE CASCADE;
+
+
+--
+-- Name: quest_templates quest_templates_pool_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.quest_templates
+    ADD CONSTRAINT quest_templates_pool_fkey FOREIGN KEY (pool) REFERENCES public.quest_pools(key);
 
 
 --
@@ -1080,6 +1537,30 @@ ALTER TABLE ONLY public.sessions
 
 
 --
+-- Name: streak_definitions streak_definitions_freeze_currency_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.streak_definitions
+    ADD CONSTRAINT streak_definitions_freeze_currency_fkey FOREIGN KEY (freeze_currency) REFERENCES public.currencies(code);
+
+
+--
+-- Name: streak_protections streak_protections_streak_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.streak_protections
+    ADD CONSTRAINT streak_protections_streak_id_fkey FOREIGN KEY (streak_id) REFERENCES public.streak_definitions(id) ON DELETE CASCADE;
+
+
+--
+-- Name: streak_protections streak_protections_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.streak_protections
+    ADD CONSTRAINT streak_protections_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
 -- Name: user_achievements user_achievements_achievement_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1112,6 +1593,22 @@ ALTER TABLE ONLY public.user_progress
 
 
 --
+-- Name: user_quests user_quests_template_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_quests
+    ADD CONSTRAINT user_quests_template_id_fkey FOREIGN KEY (template_id) REFERENCES public.quest_templates(id) ON DELETE CASCADE;
+
+
+--
+-- Name: user_quests user_quests_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_quests
+    ADD CONSTRAINT user_quests_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
 -- Name: user_stats_daily user_stats_daily_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1125,6 +1622,38 @@ ALTER TABLE ONLY public.user_stats_daily
 
 ALTER TABLE ONLY public.user_stats_totals
     ADD CONSTRAINT user_stats_totals_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: user_streak_milestones user_streak_milestones_streak_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_streak_milestones
+    ADD CONSTRAINT user_streak_milestones_streak_id_fkey FOREIGN KEY (streak_id) REFERENCES public.streak_definitions(id) ON DELETE CASCADE;
+
+
+--
+-- Name: user_streak_milestones user_streak_milestones_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_streak_milestones
+    ADD CONSTRAINT user_streak_milestones_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: user_streaks user_streaks_streak_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_streaks
+    ADD CONSTRAINT user_streaks_streak_id_fkey FOREIGN KEY (streak_id) REFERENCES public.streak_definitions(id) ON DELETE CASCADE;
+
+
+--
+-- Name: user_streaks user_streaks_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_streaks
+    ADD CONSTRAINT user_streaks_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 
 --
@@ -1256,6 +1785,107 @@ CREATE POLICY idempotency_keys_owner ON public.idempotency_keys USING (((user_id
 
 
 --
+-- Name: leaderboard_entries; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.leaderboard_entries ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: leaderboard_entries leaderboard_entries_read; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY leaderboard_entries_read ON public.leaderboard_entries FOR SELECT USING (true);
+
+
+--
+-- Name: leaderboard_entries leaderboard_entries_update; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY leaderboard_entries_update ON public.leaderboard_entries FOR UPDATE USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
+-- Name: leaderboard_entries leaderboard_entries_write; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY leaderboard_entries_write ON public.leaderboard_entries FOR INSERT WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
+-- Name: leaderboard_periods; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.leaderboard_periods ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: leaderboard_periods leaderboard_periods_lock; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY leaderboard_periods_lock ON public.leaderboard_periods FOR UPDATE USING (true) WITH CHECK (public.ludus_is_system());
+
+
+--
+-- Name: leaderboard_periods leaderboard_periods_open; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY leaderboard_periods_open ON public.leaderboard_periods FOR INSERT WITH CHECK ((closed_at IS NULL));
+
+
+--
+-- Name: leaderboard_periods leaderboard_periods_read; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY leaderboard_periods_read ON public.leaderboard_periods FOR SELECT USING (true);
+
+
+--
+-- Name: leaderboard_periods leaderboard_periods_write; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY leaderboard_periods_write ON public.leaderboard_periods USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
+
+
+--
+-- Name: leaderboard_snapshots; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.leaderboard_snapshots ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: leaderboard_snapshots leaderboard_snapshots_read; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY leaderboard_snapshots_read ON public.leaderboard_snapshots FOR SELECT USING (true);
+
+
+--
+-- Name: leaderboard_snapshots leaderboard_snapshots_write; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY leaderboard_snapshots_write ON public.leaderboard_snapshots USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
+
+
+--
+-- Name: leaderboards; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.leaderboards ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: leaderboards leaderboards_read; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY leaderboards_read ON public.leaderboards FOR SELECT USING (true);
+
+
+--
+-- Name: leaderboards leaderboards_write; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY leaderboards_write ON public.leaderboards USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
+
+
+--
 -- Name: ledger_entries; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -1292,6 +1922,46 @@ ALTER TABLE public.outbox ENABLE ROW LEVEL SECURITY;
 --
 
 CREATE POLICY outbox_owner ON public.outbox USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
+-- Name: quest_pools; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.quest_pools ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: quest_pools quest_pools_read; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY quest_pools_read ON public.quest_pools FOR SELECT USING (true);
+
+
+--
+-- Name: quest_pools quest_pools_write; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY quest_pools_write ON public.quest_pools USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
+
+
+--
+-- Name: quest_templates; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.quest_templates ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: quest_templates quest_templates_read; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY quest_templates_read ON public.quest_templates FOR SELECT USING (true);
+
+
+--
+-- Name: quest_templates quest_templates_write; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY quest_templates_write ON public.quest_templates USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
 
 
 --
@@ -1387,6 +2057,39 @@ CREATE POLICY settings_system ON public.settings USING (public.ludus_is_system()
 
 
 --
+-- Name: streak_definitions; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.streak_definitions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: streak_definitions streak_definitions_read; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY streak_definitions_read ON public.streak_definitions FOR SELECT USING (true);
+
+
+--
+-- Name: streak_definitions streak_definitions_write; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY streak_definitions_write ON public.streak_definitions USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
+
+
+--
+-- Name: streak_protections; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.streak_protections ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: streak_protections streak_protections_owner; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY streak_protections_owner ON public.streak_protections USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
 -- Name: user_achievements; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -1426,6 +2129,19 @@ CREATE POLICY user_progress_owner ON public.user_progress USING (((user_id = pub
 
 
 --
+-- Name: user_quests; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.user_quests ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_quests user_quests_owner; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY user_quests_owner ON public.user_quests USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
 -- Name: user_stats_daily; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -1449,6 +2165,32 @@ ALTER TABLE public.user_stats_totals ENABLE ROW LEVEL SECURITY;
 --
 
 CREATE POLICY user_stats_totals_owner ON public.user_stats_totals USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
+-- Name: user_streak_milestones; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.user_streak_milestones ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_streak_milestones user_streak_milestones_owner; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY user_streak_milestones_owner ON public.user_streak_milestones USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
+-- Name: user_streaks; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.user_streaks ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_streaks user_streaks_owner; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY user_streaks_owner ON public.user_streaks USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
 
 
 --
