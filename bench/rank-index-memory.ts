@@ -19,9 +19,10 @@
  *
  *   npx tsx bench/rank-index-memory.ts
  */
-import { randomUUID } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import path from "node:path";
 import v8 from "node:v8";
+import { setTimeout as sleep } from "node:timers/promises";
 import { runInNewContext } from "node:vm";
 import { MemoryRankIndex, type MemoryRankIndexOptions } from "../src/leaderboards/rank-index/memory-index.ts";
 import type { RankKey } from "../src/leaderboards/rank-index/rank-index.ts";
@@ -39,20 +40,30 @@ export interface RankIndexMemoryOptions {
   index: MemoryRankIndexOptions;
 }
 
+/** Wall-clock latency of single calls, in milliseconds, and CPU time of this process per call. */
 export interface Latency {
   p50: number;
   p99: number;
   mean: number;
+  cpuMicros: number;
+}
+
+export interface Seconds {
+  wall: number;
+  cpu: number;
 }
 
 export interface RankIndexMemoryFigures {
   size: number;
-  loadSeconds: number;
+  load: Seconds;
+  streamed: { inOrder: Seconds; randomOrder: Seconds };
   bytesPerEntry: { loaded: number; afterMoves: number };
   rank: { present: Latency; absent: Latency };
   range: Latency;
-  updatesPerSecond: { sequential: number; batched: number };
-  streamedSeconds: { inOrder: number; randomOrder: number };
+  /** One move: upsert with the previous key. */
+  upsert: Latency;
+  /** upsertMany of `batch` moves, per move. */
+  batchedMove: { wallMicros: number; cpuMicros: number };
 }
 
 export function defaultRankIndexMemoryOptions(): RankIndexMemoryOptions {
@@ -68,7 +79,10 @@ export function defaultRankIndexMemoryOptions(): RankIndexMemoryOptions {
     moves: intFromEnv("BENCH_RANK_MEMORY_MOVES", 1_000_000, 1),
     batch: 1000,
     chunk: 10_000,
-    index: {},
+    index: {
+      blockSize: intFromEnv("BENCH_RANK_MEMORY_BLOCK_SIZE", 256, 4),
+      fanout: intFromEnv("BENCH_RANK_MEMORY_FANOUT", 64, 4),
+    },
   };
 }
 
@@ -88,151 +102,236 @@ export function collectGarbage(): void {
   gcFunction();
 }
 
-function usedMemory(): number {
-  collectGarbage();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
+/**
+ * heapUsed + arrayBuffers once they settle: array buffer backing stores are freed by a sweeper that
+ * runs after the collection, so one reading straight after gc() can still count dead ones.
+ */
+async function usedMemory(): Promise<number> {
+  let last = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 20; i++) {
+    collectGarbage();
+    await sleep(50);
+    const m = process.memoryUsage();
+    const used = m.heapUsed + m.arrayBuffers;
+    if (Math.abs(used - last) < 1e6) return Math.min(used, last);
+    last = used;
+  }
+  return last;
 }
 
-/** Milliseconds. */
-function latency(samples: Float64Array): Latency {
-  const sorted = Float64Array.from(samples).sort();
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN;
+const cpuMicros = (since: NodeJS.CpuUsage) => {
+  const d = process.cpuUsage(since);
+  return d.user + d.system;
+};
+
+/**
+ * Makes the inputs of `count` calls (10,000 at a time, outside the timing), then awaits the calls
+ * one at a time, timing each.
+ */
+async function timeCalls<T>(
+  count: number,
+  make: (i: number) => T,
+  call: (input: T) => Promise<unknown>,
+): Promise<Latency> {
+  const samples = new Float64Array(count);
+  let cpu = 0;
+  for (let done = 0; done < count; done += 10_000) {
+    const inputs = Array.from({ length: Math.min(10_000, count - done) }, (_, k) => make(done + k));
+    const since = process.cpuUsage();
+    for (let k = 0; k < inputs.length; k++) {
+      const t = performance.now();
+      await call(inputs[k]!);
+      samples[done + k] = performance.now() - t;
+    }
+    cpu += cpuMicros(since);
+  }
+  samples.sort();
+  const at = (q: number) => samples[Math.min(count - 1, Math.ceil(q * count) - 1)] ?? NaN;
   let total = 0;
-  for (const s of sorted) total += s;
-  return { p50: at(0.5), p99: at(0.99), mean: total / sorted.length };
+  for (const x of samples) total += x;
+  return { p50: at(0.5), p99: at(0.99), mean: total / count, cpuMicros: cpu / count };
+}
+
+async function timeOnce(run: () => Promise<void>): Promise<Seconds> {
+  const since = process.cpuUsage();
+  const started = performance.now();
+  await run();
+  return { wall: (performance.now() - started) / 1000, cpu: cpuMicros(since) / 1e6 };
 }
 
 const randomInt = (n: number) => Math.floor(Math.random() * n);
 const T0 = Date.UTC(2026, 0, 1);
 const MONTH = 30 * 86_400_000;
+const HEX = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
 
-function randomKey(): RankKey {
-  return { score: randomInt(1_000_000), reachedAt: T0 + randomInt(MONTH), userId: randomUUID() };
-}
+/**
+ * The players, compactly: score, time and user id of player i in typed arrays, so that the keys the
+ * benchmark passes are made fresh for each call (as a row read from PostgreSQL would be) instead of
+ * being fetched from ten million objects scattered over the heap.
+ */
+class Players {
+  score: Float64Array;
+  reachedAt: Float64Array;
+  id: Uint32Array;
+  private readonly codes = new Array<number>(36).fill(45);
 
-function shuffle<T>(items: T[]): void {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = randomInt(i + 1);
-    const t = items[i]!;
-    items[i] = items[j]!;
-    items[j] = t;
+  constructor(readonly size: number) {
+    this.score = new Float64Array(size);
+    this.reachedAt = new Float64Array(size);
+    this.id = new Uint32Array(4 * size);
+    for (let i = 0; i < size; i++) {
+      this.score[i] = randomInt(1_000_000);
+      this.reachedAt[i] = T0 + randomInt(MONTH);
+    }
+    randomFillSync(this.id);
+  }
+
+  userId(i: number): string {
+    const codes = this.codes;
+    let at = 0;
+    for (let w = 0; w < 4; w++) {
+      const word = this.id[4 * i + w]!;
+      for (let k = 28; k >= 0; k -= 4) {
+        if (at === 8 || at === 13 || at === 18 || at === 23) at++;
+        codes[at++] = HEX[(word >>> k) & 15]!;
+      }
+    }
+    return String.fromCharCode(...codes);
+  }
+
+  key(i: number): RankKey {
+    return { score: this.score[i]!, reachedAt: this.reachedAt[i]!, userId: this.userId(i) };
+  }
+
+  /**
+   * Lets go of the arrays now: V8 may keep a closure over this object alive for a while (in call
+   * feedback), which would count it in the next size's memory baseline.
+   */
+  release(): void {
+    this.score = new Float64Array(0);
+    this.reachedAt = new Float64Array(0);
+    this.id = new Uint32Array(0);
   }
 }
 
-async function timeStreamed(options: RankIndexMemoryOptions, chunks: RankKey[][]): Promise<number> {
+/** Loads a fresh index chunk by chunk; times the upsertMany calls only. */
+async function timeStreamed(
+  options: RankIndexMemoryOptions,
+  chunks: AsyncIterable<RankKey[]> | Iterable<RankKey[]>,
+): Promise<Seconds> {
   const index = new MemoryRankIndex(options.index);
-  let ms = 0;
-  for (const chunk of chunks) {
+  const total = { wall: 0, cpu: 0 };
+  for await (const chunk of chunks) {
     const changes = chunk.map((next) => ({ next }));
-    const started = performance.now();
-    await index.upsertMany("streamed", changes);
-    ms += performance.now() - started;
+    const t = await timeOnce(() => index.upsertMany("streamed", changes));
+    total.wall += t.wall;
+    total.cpu += t.cpu;
   }
   await index.close();
-  return ms / 1000;
+  return total;
 }
 
 async function measureSize(options: RankIndexMemoryOptions, size: number): Promise<RankIndexMemoryFigures> {
   const list = "bench:period";
-  const changes = Array.from({ length: size }, () => ({ next: randomKey() }));
-  const keys = changes.map((c) => c.next);
+  const players = new Players(size);
   const index = new MemoryRankIndex(options.index);
 
-  const before = usedMemory();
-  let started = performance.now();
-  await index.upsertMany(list, changes);
-  const loadSeconds = (performance.now() - started) / 1000;
+  // Memory before and after the load, with the players' compact arrays in both.
+  const before = await usedMemory();
+  let changes = Array.from({ length: size }, (_, i) => ({ next: players.key(i) }));
+  const load = await timeOnce(() => index.upsertMany(list, changes));
+  changes = [];
   const entries = await index.size(list);
-  const loaded = (usedMemory() - before) / entries;
+  const loaded = ((await usedMemory()) - before) / entries;
 
-  const samples = new Float64Array(options.queries);
-  for (let i = 0; i < options.queries; i++) {
-    const key = keys[randomInt(size)]!;
-    const t = performance.now();
-    await index.rank(list, key);
-    samples[i] = performance.now() - t;
-  }
-  const present = latency(samples);
-  for (let i = 0; i < options.queries; i++) {
-    const key = randomKey();
-    const t = performance.now();
-    await index.rank(list, key);
-    samples[i] = performance.now() - t;
-  }
-  const absent = latency(samples);
-  for (let i = 0; i < options.queries; i++) {
-    const offset = randomInt(entries - options.pageSize + 1);
-    const t = performance.now();
-    await index.range(list, offset, options.pageSize);
-    samples[i] = performance.now() - t;
-  }
-  const range = latency(samples);
+  const present = await timeCalls(
+    options.queries,
+    () => players.key(randomInt(size)),
+    (key) => index.rank(list, key),
+  );
+  const strangers = new Players(Math.min(options.queries, 10_000));
+  const absent = await timeCalls(
+    options.queries,
+    (i) => strangers.key(i % strangers.size),
+    (key) => index.rank(list, key),
+  );
+  const range = await timeCalls(
+    options.queries,
+    () => randomInt(entries - options.pageSize + 1),
+    (offset) => index.range(list, offset, options.pageSize),
+  );
 
+  // Moves: a random player gains 1 … 100 points, now.
   let clock = T0 + MONTH;
-  const moved = (previous: RankKey): RankKey => ({
-    score: previous.score + 1 + randomInt(100),
-    reachedAt: clock++,
-    userId: previous.userId,
-  });
-  started = performance.now();
-  for (let i = 0; i < options.moves; i++) {
-    const at = randomInt(size);
-    const previous = keys[at]!;
-    const next = moved(previous);
-    await index.upsert(list, next, previous);
-    keys[at] = next;
-  }
-  const sequential = options.moves / ((performance.now() - started) / 1000);
-  let batchedMs = 0;
-  for (let done = 0; done < options.moves; done += options.batch) {
-    const batch: { next: RankKey; previous: RankKey }[] = [];
-    for (let i = 0; i < options.batch; i++) {
-      const at = randomInt(size);
-      const previous = keys[at]!;
-      const next = moved(previous);
-      batch.push({ next, previous });
-      keys[at] = next;
-    }
-    const t = performance.now();
-    await index.upsertMany(list, batch);
-    batchedMs += performance.now() - t;
-  }
-  const batched = options.moves / (batchedMs / 1000);
+  const move = (): { next: RankKey; previous: RankKey } => {
+    const i = randomInt(size);
+    const previous = players.key(i);
+    const next = { score: previous.score + 1 + randomInt(100), reachedAt: clock++, userId: previous.userId };
+    players.score[i] = next.score;
+    players.reachedAt[i] = next.reachedAt;
+    return { next, previous };
+  };
+  const upsert = await timeCalls(options.moves, move, ({ next, previous }) =>
+    index.upsert(list, next, previous),
+  );
+  const batches = Math.ceil(options.moves / options.batch);
+  const perBatch = await timeCalls(
+    batches,
+    () => Array.from({ length: options.batch }, move),
+    (batch) => index.upsertMany(list, batch),
+  );
+  const batchedMove = {
+    wallMicros: (1000 * perBatch.mean) / options.batch,
+    cpuMicros: perBatch.cpuMicros / options.batch,
+  };
   if ((await index.size(list)) !== entries) throw new Error("moves changed the number of entries");
-  const afterMoves = (usedMemory() - before) / entries;
+  const afterMoves = ((await usedMemory()) - before) / entries;
 
-  // Rebuilds streamed in chunks: rows in rank order, then the same rows in random order.
-  changes.length = 0;
-  keys.length = 0;
-  const ordered: RankKey[][] = [];
-  for (let offset = 0; offset < entries; offset += options.chunk) {
-    ordered.push(await index.range(list, offset, options.chunk));
-  }
+  // Rebuilds streamed in chunks: rows in rank order (read back from this index), then in random order.
+  const inOrder = await timeStreamed(
+    options,
+    (async function* () {
+      for (let offset = 0; offset < entries; offset += options.chunk) {
+        yield await index.range(list, offset, options.chunk);
+      }
+    })(),
+  );
   await index.close();
-  const inOrder = await timeStreamed(options, ordered);
-  const rows = ordered.flat();
-  ordered.length = 0;
-  shuffle(rows);
-  const shuffled: RankKey[][] = [];
-  for (let offset = 0; offset < rows.length; offset += options.chunk) {
-    shuffled.push(rows.slice(offset, offset + options.chunk));
+  let order = Uint32Array.from({ length: size }, (_, i) => i);
+  for (let i = size - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    const t = order[i]!;
+    order[i] = order[j]!;
+    order[j] = t;
   }
-  rows.length = 0;
-  const randomOrder = await timeStreamed(options, shuffled);
+  const randomOrder = await timeStreamed(
+    options,
+    (function* () {
+      for (let offset = 0; offset < size; offset += options.chunk) {
+        const end = Math.min(size, offset + options.chunk);
+        yield Array.from({ length: end - offset }, (_, k) => players.key(order[offset + k]!));
+      }
+    })(),
+  );
 
+  order = new Uint32Array(0);
+  players.release();
+  strangers.release();
   return {
     size: entries,
-    loadSeconds,
+    load,
+    streamed: { inOrder, randomOrder },
     bytesPerEntry: { loaded, afterMoves },
     rank: { present, absent },
     range,
-    updatesPerSecond: { sequential, batched },
-    streamedSeconds: { inOrder, randomOrder },
+    upsert,
+    batchedMove,
   };
 }
 
-export async function measureRankIndexMemory(options: RankIndexMemoryOptions): Promise<RankIndexMemoryFigures[]> {
+export async function measureRankIndexMemory(
+  options: RankIndexMemoryOptions,
+): Promise<RankIndexMemoryFigures[]> {
   const figures: RankIndexMemoryFigures[] = [];
   for (const size of options.sizes) {
     figures.push(await measureSize(options, size));
@@ -241,33 +340,66 @@ export async function measureRankIndexMemory(options: RankIndexMemoryOptions): P
   return figures;
 }
 
-export function printRankIndexMemory(options: RankIndexMemoryOptions, figures: RankIndexMemoryFigures[]): void {
+export function printRankIndexMemory(
+  options: RankIndexMemoryOptions,
+  figures: RankIndexMemoryFigures[],
+): void {
   const n = (x: number) => x.toLocaleString("en-US");
-  const ms = (l: Latency) => [fmt(l.p50, 4), fmt(l.p99, 4), fmt(l.mean, 4)];
+  const secs = (t: Seconds) => [fmt(t.wall, 2), fmt(t.cpu, 2)];
+  const calls = (l: Latency) => [
+    fmt(1000 * l.p50, 1),
+    fmt(1000 * l.p99, 1),
+    fmt(1000 * l.mean, 1),
+    fmt(l.cpuMicros, 1),
+  ];
+  const perSecond = (micros: number) => fmt(1e6 / micros, 0);
+  const block = options.index.blockSize ?? "default";
+  const fanout = options.index.fanout ?? "default";
   for (const f of figures) {
-    console.log(`\n  ${n(f.size)} entries in one list`);
+    console.log(`\n  ${n(f.size)} entries in one list (blockSize ${block}, fanout ${fanout})`);
     console.log(
       table(
-        ["measure", "value"],
+        ["load", "wall s", "CPU s"],
         [
-          ["bulk load, one upsertMany (s)", fmt(f.loadSeconds, 2)],
-          [`streamed in rank order, upsertMany of ${n(options.chunk)} (s)`, fmt(f.streamedSeconds.inOrder, 2)],
-          [`streamed in random order, upsertMany of ${n(options.chunk)} (s)`, fmt(f.streamedSeconds.randomOrder, 2)],
-          ["bytes per entry after the load", fmt(f.bytesPerEntry.loaded, 1)],
-          ["bytes per entry after the moves", fmt(f.bytesPerEntry.afterMoves, 1)],
-          [`moves/s, upsert one at a time (${n(options.moves)})`, fmt(f.updatesPerSecond.sequential, 0)],
-          [`moves/s, upsertMany of ${n(options.batch)} (${n(options.moves)})`, fmt(f.updatesPerSecond.batched, 0)],
+          ["one upsertMany of every key, random order", ...secs(f.load)],
+          [`upsertMany of ${n(options.chunk)} at a time, in rank order`, ...secs(f.streamed.inOrder)],
+          [`upsertMany of ${n(options.chunk)} at a time, random order`, ...secs(f.streamed.randomOrder)],
         ],
       ),
     );
-    console.log(`\n  ${n(options.queries)} queries each, one at a time (ms):`);
+    console.log(
+      `\n  memory: ${fmt(f.bytesPerEntry.loaded, 1)} bytes per entry after the load, ` +
+        `${fmt(f.bytesPerEntry.afterMoves, 1)} after the moves (heapUsed + arrayBuffers)`,
+    );
+    console.log(`\n  calls one at a time, µs (wall p50 / p99 / mean; CPU of this process per call):`);
     console.log(
       table(
-        ["query", "p50", "p99", "mean"],
+        ["call", "count", "p50", "p99", "mean", "CPU"],
         [
-          ["rank (present key)", ...ms(f.rank.present)],
-          ["rank (absent key)", ...ms(f.rank.absent)],
-          [`range(random offset, ${options.pageSize})`, ...ms(f.range)],
+          ["rank (present key)", n(options.queries), ...calls(f.rank.present)],
+          ["rank (absent key)", n(options.queries), ...calls(f.rank.absent)],
+          [`range(random offset, ${options.pageSize})`, n(options.queries), ...calls(f.range)],
+          ["upsert (a move, previous key given)", n(options.moves), ...calls(f.upsert)],
+        ],
+      ),
+    );
+    console.log(`\n  moves per second:`);
+    console.log(
+      table(
+        ["how", "by wall mean", "by wall p50", "by CPU"],
+        [
+          [
+            "upsert, one at a time",
+            perSecond(1000 * f.upsert.mean),
+            perSecond(1000 * f.upsert.p50),
+            perSecond(f.upsert.cpuMicros),
+          ],
+          [
+            `upsertMany of ${n(options.batch)}`,
+            perSecond(f.batchedMove.wallMicros),
+            "",
+            perSecond(f.batchedMove.cpuMicros),
+          ],
         ],
       ),
     );

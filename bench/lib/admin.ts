@@ -1,7 +1,7 @@
 /**
  * The admin API as a benchmark uses it: log the configured admin in, create API keys, switch
  * achievements, streaks and quests on and off (PATCH …/{key} {"active": …}; the definitions cache
- * reloads on the change), and correct balances through the audited adjustments route.
+ * reloads on the change).
  */
 import type { Ludus } from "./ludus.ts";
 
@@ -73,28 +73,4 @@ export class AdminApi {
     });
     if (saved.active !== active) throw new Error(`${kind} ${key}: still active=${saved.active}`);
   }
-
-  /** POST /v1/admin/users/{id}/adjustments: an audited ledger entry (type adjust). */
-  async adjust(
-    userId: string,
-    adjustment: { currency: string; amount: number; reason: string; idempotencyKey: string },
-  ): Promise<void> {
-    await this.call("POST", `/v1/admin/users/${userId}/adjustments`, 201, adjustment);
-  }
-}
-
-/** Runs `task` for every item, at most `concurrency` at a time. */
-export async function forEachLimited<T>(
-  items: readonly T[],
-  concurrency: number,
-  task: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await task(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }

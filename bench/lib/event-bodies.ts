@@ -35,6 +35,9 @@ function random(seed: number): () => number {
   };
 }
 
+/** The event types this module sends. */
+export const DIETGAME_EVENT_TYPES = ["meal.logged", "exercise.logged", "recipe.tried", "social.interaction"];
+
 const MEALS = ["breakfast", "lunch", "dinner", "snack"];
 const EXERCISES = ["walk", "run", "cycling", "swim", "yoga", "strength"];
 const SOCIAL = ["like", "comment", "share", "message", "challenge"];

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { AppError } from "../platform/http/errors.ts";
-import { dayKey, periodAt, periodKey } from "../platform/time/periods.ts";
+import { dayKey, periodAt, periodKey, type Cadence, type Period } from "../platform/time/periods.ts";
 import { levelForXp } from "../progression/levels.ts";
 import {
   countingInstant,
@@ -607,7 +607,7 @@ export class Planner {
   giveQuest(player: PlayerState, q: QuestDef, at: Date): QuestState {
     const calendar = calendarOf(player);
     const key = questPeriodKey(q.cadence, at, calendar);
-    const period = q.cadence === "special" ? undefined : periodAt(at, q.cadence, calendar);
+    const period = q.cadence === "special" ? undefined : this.periodOf(at, q.cadence, key, calendar);
     const limits = [period?.end.getTime() ?? Infinity, q.endsAt?.getTime() ?? Infinity];
     if (q.timeLimitHours !== null) limits.push(at.getTime() + q.timeLimitHours * 3_600_000);
     const quest: QuestState = {
@@ -624,6 +624,19 @@ export class Planner {
     };
     this.saveQuest(player, quest);
     return quest;
+  }
+
+  /** A period's bounds, computed once for each period and calendar (luxon is not cheap). */
+  private periodOf(at: Date, cadence: Cadence, key: string, calendar: Calendar): Period {
+    const slot = `${cadence}|${key}|${calendar.timeZone}|${calendar.dayStartHour}`;
+    let period = periodCache.get(slot);
+    if (period === undefined) {
+      period = periodAt(at, cadence, calendar);
+      // Current periods of the zones in use: a few thousand at most; start again if it grows.
+      if (periodCache.size > 20_000) periodCache.clear();
+      periodCache.set(slot, period);
+    }
+    return period;
   }
 
   /** Records a changed quest of the player, in memory and for writing. */
@@ -900,6 +913,7 @@ function derive(
 }
 
 const cadenceCache = new WeakMap<Snapshot, QuestCadence[]>();
+const periodCache = new Map<string, Period>();
 
 /** The cadences that have active quest templates. */
 export function questCadences(snapshot: Snapshot): QuestCadence[] {

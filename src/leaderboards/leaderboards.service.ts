@@ -348,11 +348,15 @@ export class LeaderboardsService {
         }
         return { ...first.response, duplicate: true };
       }
-      const closed = await tx.maybeOne(
-        `SELECT 1 FROM leaderboard_periods WHERE leaderboard_id = $1 AND period_key = $2 AND closed_at IS NOT NULL FOR SHARE`,
+      // Locked whatever its state: a close in progress finishes first, and is then seen.
+      const known = await tx.maybeOne<{ closed: boolean }>(
+        `SELECT closed_at IS NOT NULL AS closed FROM leaderboard_periods
+         WHERE leaderboard_id = $1 AND period_key = $2 FOR SHARE`,
         [board.id, period],
       );
-      if (closed !== undefined) throw new AppError("leaderboard.period_closed", `Period ${period} is closed`);
+      if (known?.closed === true) {
+        throw new AppError("leaderboard.period_closed", `Period ${period} is closed`);
+      }
       const [found] = await store.findEntries(tx, board.id, period, [input.userId]);
       const before =
         found === undefined
@@ -516,7 +520,8 @@ export class LeaderboardsService {
       period,
       keys.map((k) => k.userId),
     );
-    const byUser = new Map(rows.map((r) => [r.user_id, r]));
+    // An entry that left the ranking since the index was read is not shown.
+    const byUser = new Map(rows.filter((r) => r.ranked).map((r) => [r.user_id, r]));
     return keys.flatMap((k) => {
       const r = byUser.get(k.userId);
       return r === undefined ? [] : [r];

@@ -162,14 +162,15 @@ export class RankService implements RankSink {
     this.logger.info({ entries: total, ms: Date.now() - started }, "rank index ready");
   }
 
-  /** The board periods the index holds: open ones with ranked entries. */
+  /** The board periods the index holds: every open one, with how many entries it ranks (maybe 0). */
   private openLists() {
     return this.db.asSystem((tx) =>
       tx.rows<{ leaderboard_id: string; period_key: string; n: number }>(
-        `SELECT e.leaderboard_id, e.period_key, count(*)::int AS n
-         FROM leaderboard_entries e JOIN leaderboards b ON b.id = e.leaderboard_id
-         JOIN leaderboard_periods p ON p.leaderboard_id = e.leaderboard_id AND p.period_key = e.period_key
-         WHERE e.ranked AND b.active AND p.closed_at IS NULL GROUP BY 1, 2 ORDER BY 1, 2`,
+        `SELECT p.leaderboard_id, p.period_key,
+                (SELECT count(*) FROM leaderboard_entries e
+                 WHERE e.leaderboard_id = p.leaderboard_id AND e.period_key = p.period_key AND e.ranked)::int AS n
+         FROM leaderboard_periods p JOIN leaderboards b ON b.id = p.leaderboard_id
+         WHERE b.active AND p.closed_at IS NULL ORDER BY 1, 2`,
       ),
     );
   }

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import fc from "fast-check";
 import { inspectMemoryRankIndex, MemoryRankIndex, sortRecords } from "./memory-index.ts";
 import { compareKeys, type RankKey } from "./rank-index.ts";
@@ -176,6 +178,24 @@ describe("MemoryRankIndex", () => {
     assert.equal(await index.size("b"), 0);
   });
 
+  it("lets a dropped list go (nothing keeps its tree alive)", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const index = new MemoryRankIndex({ blockSize: 4, fanout: 4 });
+    const trees = (index as unknown as { lists: Map<string, { root: object }> }).lists;
+    await index.upsertMany(
+      L,
+      Array.from({ length: 200 }, (_, i) => ({ next: key(i, 0, i) })),
+    );
+    await index.upsert(L, key(50, 1, 50), key(50, 0, 50));
+    const root = new WeakRef(trees.get(L)!.root);
+    await index.drop(L);
+    // A WeakRef holds its target until the current job ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    assert.equal(root.deref(), undefined);
+  });
+
   it("returns user ids as the canonical lowercase UUIDs it was given", async () => {
     const index = new MemoryRankIndex({ blockSize: 4, fanout: 4 });
     const ids = [
@@ -268,6 +288,46 @@ describe("MemoryRankIndex", () => {
       }
       assert.equal(await index.size(L), 0);
     }
+  });
+
+  it("agrees with a sorted array over 40,000 random changes at the default sizes", async () => {
+    let seed = 42;
+    const random = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const ids = Array.from({ length: 3000 }, () => randomUUID());
+    const randomKey = () => key(random(200) - 50, random(5), ids[random(ids.length)]!);
+    const index = new MemoryRankIndex();
+    const model = new Model();
+    for (let step = 0; step < 40_000; step++) {
+      const r = random(10);
+      const n = model.keys.length;
+      if (r < 4 || n === 0) {
+        const k = randomKey();
+        await index.upsert(L, k);
+        model.insert(k);
+      } else if (r < 8) {
+        const from = model.keys[random(n)]!;
+        const to = randomKey();
+        await index.upsert(L, to, from);
+        model.remove(from);
+        model.insert(to);
+      } else {
+        const k = model.keys[random(n)]!;
+        await index.remove(L, k);
+        model.remove(k);
+      }
+      if (step % 5000 === 4999) {
+        assert.equal(await index.size(L), model.keys.length);
+        const at = random(model.keys.length);
+        assert.equal(await index.rank(L, model.keys[at]!), at);
+        assert.deepEqual(await index.range(L, at, 50), model.keys.slice(at, at + 50));
+      }
+    }
+    const shape = inspectMemoryRankIndex(index, L);
+    assert.ok(shape.height >= 1, "more than one leaf");
+    assert.deepEqual(await index.range(L, 0, model.keys.length), model.keys);
   });
 
   it("sorts records by introsort, heapsort included", () => {

@@ -19,45 +19,82 @@
 import type { RankIndex, RankKey } from "./rank-index.ts";
 
 export interface MemoryRankIndexOptions {
-  /** Most keys in one leaf block (default 512; at least 4). */
+  /** Most keys in one leaf block (default 256; at least 4). */
   blockSize?: number;
   /** Most children of one inner node (default 64; at least 4). */
   fanout?: number;
 }
 
-const DEFAULT_BLOCK_SIZE = 512;
+const DEFAULT_BLOCK_SIZE = 256;
 const DEFAULT_FANOUT = 64;
 /** Capacity of a list's first leaf, which doubles up to blockSize: small lists stay small. */
 const FIRST_LEAF_CAPACITY = 8;
 /** Batches of upsertMany without moves at least this big are sorted and merged in one go. */
 const BATCH_MIN = 64;
 
-// Record layout, in uint32 words: [0, 1] score, [2, 3] reachedAt, [4 … 7] user id. In float64
-// slots: [0] score, [1] reachedAt. Records are moved only through the Uint32Array views (copyWithin,
-// set, word loops), never read and written back as float64, so no bit pattern is ever changed.
+// A record is 8 uint32 words that sort as the keys do when compared word by word: [0, 1] the
+// score's IEEE 754 bits made order-preserving, then inverted (higher scores first); [2, 3] reachedAt's
+// bits made order-preserving; [4 … 7] the user id. One typed array per node, no float64 views.
 const WORDS = 8;
-const BYTES = 32;
 
 // ------------------------------------------------------------------------------------ the query key
 
 // The key being looked up, parsed once per call. Every operation runs synchronously, so one set of
 // module-level variables serves every index and list.
-let qS = 0;
-let qA = 0;
 let q0 = 0;
 let q1 = 0;
 let q2 = 0;
 let q3 = 0;
+let q4 = 0;
+let q5 = 0;
+let q6 = 0;
+let q7 = 0;
 
-function hexDigits(s: string, from: number, count: number): number {
-  let v = 0;
-  for (let i = from; i < from + count; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 48 && c <= 57) v = v * 16 + (c - 48);
-    else if (c >= 97 && c <= 102) v = v * 16 + (c - 87);
-    else return -1;
+// A float64's bits as two uint32 words, high word first whatever the platform's byte order.
+const bits = new Float64Array(1);
+const bitWords = new Uint32Array(bits.buffer);
+const HI = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 1 : 0;
+const LO = 1 - HI;
+let sortHi = 0;
+let sortLo = 0;
+
+/** Sets sortHi, sortLo to words that compare as uint32s in the order of x (not NaN, not -0). */
+function sortable(x: number): void {
+  bits[0] = x;
+  const hi = bitWords[HI]!;
+  const lo = bitWords[LO]!;
+  if (hi >= 0x80000000) {
+    sortHi = ~hi >>> 0;
+    sortLo = ~lo >>> 0;
+  } else {
+    sortHi = (hi | 0x80000000) >>> 0;
+    sortLo = lo;
   }
-  return v;
+}
+
+/** The number whose sortable words are hi, lo. */
+function unsortable(hi: number, lo: number): number {
+  if (hi >= 0x80000000) {
+    bitWords[HI] = hi & 0x7fffffff;
+    bitWords[LO] = lo;
+  } else {
+    bitWords[HI] = ~hi;
+    bitWords[LO] = ~lo;
+  }
+  return bits[0]!;
+}
+
+// Hex digit values by character code, -1 for anything else (upper case included).
+const HEX_VALUE = new Int8Array(65536).fill(-1);
+for (let i = 0; i < 16; i++) HEX_VALUE["0123456789abcdef".charCodeAt(i)] = i;
+
+/** The value of the four hex digits at `i`, or -1. */
+function hex4(s: string, i: number): number {
+  const a = HEX_VALUE[s.charCodeAt(i)]!;
+  const b = HEX_VALUE[s.charCodeAt(i + 1)]!;
+  const c = HEX_VALUE[s.charCodeAt(i + 2)]!;
+  const d = HEX_VALUE[s.charCodeAt(i + 3)]!;
+  return (a | b | c | d) < 0 ? -1 : (a << 12) | (b << 8) | (c << 4) | d;
 }
 
 function badKey(key: RankKey, why: string): never {
@@ -79,51 +116,56 @@ function loadKey(key: RankKey): void {
   ) {
     badKey(key, "userId must be a lowercase canonical UUID");
   }
-  const w0 = hexDigits(userId, 0, 8);
-  const w1a = hexDigits(userId, 9, 4);
-  const w1b = hexDigits(userId, 14, 4);
-  const w2a = hexDigits(userId, 19, 4);
-  const w2b = hexDigits(userId, 24, 4);
-  const w3 = hexDigits(userId, 28, 8);
-  if (w0 < 0 || w1a < 0 || w1b < 0 || w2a < 0 || w2b < 0 || w3 < 0) {
-    badKey(key, "userId must be a lowercase canonical UUID");
-  }
-  qS = score;
-  qA = reachedAt;
-  q0 = w0;
-  q1 = w1a * 65536 + w1b;
-  q2 = w2a * 65536 + w2b;
-  q3 = w3;
+  const a = hex4(userId, 0);
+  const b = hex4(userId, 4);
+  const c = hex4(userId, 9);
+  const d = hex4(userId, 14);
+  const e = hex4(userId, 19);
+  const f = hex4(userId, 24);
+  const g = hex4(userId, 28);
+  const h = hex4(userId, 32);
+  if ((a | b | c | d | e | f | g | h) < 0) badKey(key, "userId must be a lowercase canonical UUID");
+  // + 0 turns -0 into 0: compareKeys holds them equal, so they must make the same words.
+  sortable(score + 0);
+  q0 = ~sortHi >>> 0;
+  q1 = ~sortLo >>> 0;
+  sortable(reachedAt + 0);
+  q2 = sortHi;
+  q3 = sortLo;
+  q4 = a * 65536 + b;
+  q5 = c * 65536 + d;
+  q6 = e * 65536 + f;
+  q7 = g * 65536 + h;
 }
 
-/** Loads record `i` of (f, u) into the query variables. */
-function loadRecord(f: Float64Array, u: Uint32Array, i: number): void {
-  qS = f[4 * i]!;
-  qA = f[4 * i + 1]!;
-  const j = WORDS * i + 4;
+/** Loads record `i` of u into the query variables. */
+function loadRecord(u: Uint32Array, i: number): void {
+  const j = WORDS * i;
   q0 = u[j]!;
   q1 = u[j + 1]!;
   q2 = u[j + 2]!;
   q3 = u[j + 3]!;
+  q4 = u[j + 4]!;
+  q5 = u[j + 5]!;
+  q6 = u[j + 6]!;
+  q7 = u[j + 7]!;
 }
 
-function storeQuery(f: Float64Array, u: Uint32Array, i: number): void {
-  f[4 * i] = qS;
-  f[4 * i + 1] = qA;
-  const j = WORDS * i + 4;
+function storeQuery(u: Uint32Array, i: number): void {
+  const j = WORDS * i;
   u[j] = q0;
   u[j + 1] = q1;
   u[j + 2] = q2;
   u[j + 3] = q3;
+  u[j + 4] = q4;
+  u[j + 5] = q5;
+  u[j + 6] = q6;
+  u[j + 7] = q7;
 }
 
 /** Negative if record `i` ranks before the query key, positive if after, 0 if it is the same key. */
-function cmpQuery(f: Float64Array, u: Uint32Array, i: number): number {
-  const s = f[4 * i]!;
-  if (s !== qS) return s > qS ? -1 : 1;
-  const a = f[4 * i + 1]!;
-  if (a !== qA) return a < qA ? -1 : 1;
-  const j = WORDS * i + 4;
+function cmpQuery(u: Uint32Array, i: number): number {
+  const j = WORDS * i;
   let w = u[j]!;
   if (w !== q0) return w < q0 ? -1 : 1;
   w = u[j + 1]!;
@@ -132,6 +174,14 @@ function cmpQuery(f: Float64Array, u: Uint32Array, i: number): number {
   if (w !== q2) return w < q2 ? -1 : 1;
   w = u[j + 3]!;
   if (w !== q3) return w < q3 ? -1 : 1;
+  w = u[j + 4]!;
+  if (w !== q4) return w < q4 ? -1 : 1;
+  w = u[j + 5]!;
+  if (w !== q5) return w < q5 ? -1 : 1;
+  w = u[j + 6]!;
+  if (w !== q6) return w < q6 ? -1 : 1;
+  w = u[j + 7]!;
+  if (w !== q7) return w < q7 ? -1 : 1;
   return 0;
 }
 
@@ -141,32 +191,36 @@ function copyRecord(from: Uint32Array, i: number, to: Uint32Array, j: number): v
   for (let k = 0; k < WORDS; k++) to[b + k] = from[a + k]!;
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const HEX_CODE = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
+const hexCode = (w: number, shift: number) => HEX_CODE[(w >>> shift) & 15]!;
 
-function hex8(w: number): string {
-  return HEX[w >>> 24]! + HEX[(w >>> 16) & 255]! + HEX[(w >>> 8) & 255]! + HEX[w & 255]!;
+/** The user id of record `i` as a lowercase UUID: one flat string, no concatenation. */
+function recordUserId(u: Uint32Array, i: number): string {
+  const j = WORDS * i + 4;
+  const a = u[j]!;
+  const b = u[j + 1]!;
+  const c = u[j + 2]!;
+  const d = u[j + 3]!;
+  // prettier-ignore
+  return String.fromCharCode(
+    hexCode(a, 28), hexCode(a, 24), hexCode(a, 20), hexCode(a, 16),
+    hexCode(a, 12), hexCode(a, 8), hexCode(a, 4), hexCode(a, 0), 45,
+    hexCode(b, 28), hexCode(b, 24), hexCode(b, 20), hexCode(b, 16), 45,
+    hexCode(b, 12), hexCode(b, 8), hexCode(b, 4), hexCode(b, 0), 45,
+    hexCode(c, 28), hexCode(c, 24), hexCode(c, 20), hexCode(c, 16), 45,
+    hexCode(c, 12), hexCode(c, 8), hexCode(c, 4), hexCode(c, 0),
+    hexCode(d, 28), hexCode(d, 24), hexCode(d, 20), hexCode(d, 16),
+    hexCode(d, 12), hexCode(d, 8), hexCode(d, 4), hexCode(d, 0),
+  );
 }
 
-function recordKey(f: Float64Array, u: Uint32Array, i: number): RankKey {
-  const j = WORDS * i + 4;
-  const w1 = u[j + 1]!;
-  const w2 = u[j + 2]!;
-  const userId =
-    hex8(u[j]!) +
-    "-" +
-    HEX[w1 >>> 24]! +
-    HEX[(w1 >>> 16) & 255]! +
-    "-" +
-    HEX[(w1 >>> 8) & 255]! +
-    HEX[w1 & 255]! +
-    "-" +
-    HEX[w2 >>> 24]! +
-    HEX[(w2 >>> 16) & 255]! +
-    "-" +
-    HEX[(w2 >>> 8) & 255]! +
-    HEX[w2 & 255]! +
-    hex8(u[j + 3]!);
-  return { score: f[4 * i]!, reachedAt: f[4 * i + 1]!, userId };
+function recordKey(u: Uint32Array, i: number): RankKey {
+  const j = WORDS * i;
+  return {
+    score: unsortable(~u[j]! >>> 0, ~u[j + 1]! >>> 0),
+    reachedAt: unsortable(u[j + 2]!, u[j + 3]!),
+    userId: recordUserId(u, i),
+  };
 }
 
 // ------------------------------------------------------------------------------------------- nodes
@@ -174,24 +228,19 @@ function recordKey(f: Float64Array, u: Uint32Array, i: number): RankKey {
 class Leaf {
   n = 0;
   cap: number;
-  f: Float64Array;
   u: Uint32Array;
   prev: Leaf | null = null;
   next: Leaf | null = null;
 
   constructor(cap: number) {
-    const buffer = new ArrayBuffer(cap * BYTES);
     this.cap = cap;
-    this.f = new Float64Array(buffer);
-    this.u = new Uint32Array(buffer);
+    this.u = new Uint32Array(cap * WORDS);
   }
 
   grow(cap: number): void {
-    const buffer = new ArrayBuffer(cap * BYTES);
-    const u = new Uint32Array(buffer);
+    const u = new Uint32Array(cap * WORDS);
     u.set(this.u.subarray(0, this.n * WORDS));
     this.cap = cap;
-    this.f = new Float64Array(buffer);
     this.u = u;
   }
 }
@@ -199,19 +248,18 @@ class Leaf {
 class Branch {
   n = 0;
   readonly children: (Leaf | Branch | null)[];
-  /** Entries under each child. */
-  readonly counts: Float64Array;
-  /** Separators, one record per child; slot 0 is not used for searching. */
-  readonly f: Float64Array;
+  /**
+   * A separator record per child (slot 0 is not used for searching), then from c0 on the number of
+   * entries under each child.
+   */
   readonly u: Uint32Array;
+  readonly c0: number;
 
   /** `cap` is fanout + 1: a node may hold one child too many until it is split. */
   constructor(cap: number) {
     this.children = new Array<Leaf | Branch | null>(cap).fill(null);
-    this.counts = new Float64Array(cap);
-    const buffer = new ArrayBuffer(cap * BYTES);
-    this.f = new Float64Array(buffer);
-    this.u = new Uint32Array(buffer);
+    this.c0 = cap * WORDS;
+    this.u = new Uint32Array(cap * (WORDS + 1));
   }
 }
 
@@ -243,15 +291,19 @@ class Tree {
 const pathNode: Branch[] = [];
 const pathIndex: number[] = [];
 
+/** Forgets the last path, which would otherwise keep a dropped tree alive. */
+function clearPath(): void {
+  pathNode.length = 0;
+}
+
 /** The child of `b` whose range holds the query key. */
 function childIndex(b: Branch): number {
   let lo = 1;
   let hi = b.n;
-  const f = b.f;
   const u = b.u;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (cmpQuery(f, u, mid) > 0) hi = mid;
+    if (cmpQuery(u, mid) > 0) hi = mid;
     else lo = mid + 1;
   }
   return lo - 1;
@@ -261,11 +313,10 @@ function childIndex(b: Branch): number {
 function lowerBound(leaf: Leaf): number {
   let lo = 0;
   let hi = leaf.n;
-  const f = leaf.f;
   const u = leaf.u;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (cmpQuery(f, u, mid) < 0) lo = mid + 1;
+    if (cmpQuery(u, mid) < 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -284,9 +335,10 @@ function descend(tree: Tree): Leaf {
   return node as Leaf;
 }
 
-function sum(counts: Float64Array, n: number): number {
+/** Entries under the first n children of b. */
+function sum(b: Branch, n: number): number {
   let s = 0;
-  for (let i = 0; i < n; i++) s += counts[i]!;
+  for (let i = b.c0; i < b.c0 + n; i++) s += b.u[i]!;
   return s;
 }
 
@@ -295,7 +347,7 @@ function sum(counts: Float64Array, n: number): number {
 function insertAt(leaf: Leaf, pos: number): void {
   const n = leaf.n;
   if (pos < n) leaf.u.copyWithin(WORDS * (pos + 1), WORDS * pos, WORDS * n);
-  storeQuery(leaf.f, leaf.u, pos);
+  storeQuery(leaf.u, pos);
   leaf.n = n + 1;
 }
 
@@ -317,8 +369,8 @@ function insertChild(
     const root = new Branch(tree.fanout + 1);
     root.children[0] = tree.root;
     root.children[1] = right;
-    root.counts[0] = leftCount;
-    root.counts[1] = rightCount;
+    root.u[root.c0] = leftCount;
+    root.u[root.c0 + 1] = rightCount;
     copyRecord(src, srcIndex, root.u, 1);
     root.n = 2;
     tree.root = root;
@@ -332,9 +384,10 @@ function insertChild(
   const children = p.children;
   for (let j = n; j > k; j--) children[j] = children[j - 1]!;
   children[k] = right;
-  p.counts.copyWithin(k + 1, k, n);
-  p.counts[c] = leftCount;
-  p.counts[k] = rightCount;
+  const c0 = p.c0;
+  p.u.copyWithin(c0 + k + 1, c0 + k, c0 + n);
+  p.u[c0 + c] = leftCount;
+  p.u[c0 + k] = rightCount;
   p.u.copyWithin(WORDS * (k + 1), WORDS * k, WORDS * n);
   copyRecord(src, srcIndex, p.u, k);
   const total = n + 1;
@@ -348,11 +401,11 @@ function insertChild(
     q.children[j] = children[keep + j]!;
     children[keep + j] = null;
   }
-  q.counts.set(p.counts.subarray(keep, total));
+  q.u.set(p.u.subarray(c0 + keep, c0 + total), c0);
   q.u.set(p.u.subarray(WORDS * keep, WORDS * total));
   q.n = moved;
   p.n = keep;
-  insertChild(tree, d - 1, q, q.u, 0, sum(p.counts, keep), sum(q.counts, moved));
+  insertChild(tree, d - 1, q, q.u, 0, sum(p, keep), sum(q, moved));
 }
 
 /** Inserts the query key; false if it was already there. */
@@ -360,13 +413,13 @@ function insertQuery(tree: Tree): boolean {
   const leaf = descend(tree);
   const n = leaf.n;
   const pos = lowerBound(leaf);
-  if (pos < n && cmpQuery(leaf.f, leaf.u, pos) === 0) return false;
+  if (pos < n && cmpQuery(leaf.u, pos) === 0) return false;
   tree.size++;
   const h = tree.height;
   for (let d = 0; d < h; d++) {
-    const counts = pathNode[d]!.counts;
-    const i = pathIndex[d]!;
-    counts[i] = counts[i]! + 1;
+    const b = pathNode[d]!;
+    const i = b.c0 + pathIndex[d]!;
+    b.u[i] = b.u[i]! + 1;
   }
   if (n < leaf.cap) {
     insertAt(leaf, pos);
@@ -403,7 +456,7 @@ function removeChild(p: Branch, k: number): void {
   const children = p.children;
   for (let j = k; j < n - 1; j++) children[j] = children[j + 1]!;
   children[n - 1] = null;
-  p.counts.copyWithin(k, k + 1, n);
+  p.u.copyWithin(p.c0 + k, p.c0 + k + 1, p.c0 + n);
   p.u.copyWithin(WORDS * k, WORDS * (k + 1), WORDS * n);
   p.n = n - 1;
 }
@@ -439,7 +492,7 @@ function fixLeaf(tree: Tree, d: number): void {
     left.next = right.next;
     if (left.next === null) tree.last = left;
     else left.next.prev = left;
-    p.counts[li] = total;
+    p.u[p.c0 + li] = total;
     removeChild(p, li + 1);
     afterRemoveChild(tree, d);
     return;
@@ -457,8 +510,8 @@ function fixLeaf(tree: Tree, d: number): void {
   }
   left.n = newLeft;
   right.n = total - newLeft;
-  p.counts[li] = left.n;
-  p.counts[li + 1] = right.n;
+  p.u[p.c0 + li] = left.n;
+  p.u[p.c0 + li + 1] = right.n;
   copyRecord(right.u, 0, p.u, li + 1);
 }
 
@@ -472,14 +525,15 @@ function fixBranch(tree: Tree, d: number): void {
   const ln = left.n;
   const rn = right.n;
   const total = ln + rn;
+  const c0 = left.c0;
   if (total <= tree.fanout) {
     for (let j = 0; j < rn; j++) left.children[ln + j] = right.children[j]!;
-    left.counts.set(right.counts.subarray(0, rn), ln);
+    left.u.set(right.u.subarray(c0, c0 + rn), c0 + ln);
     left.u.set(right.u.subarray(0, WORDS * rn), WORDS * ln);
     // The parent's separator is the authoritative lower bound of right's first child.
     copyRecord(p.u, li + 1, left.u, ln);
     left.n = total;
-    p.counts[li] = p.counts[li]! + p.counts[li + 1]!;
+    p.u[p.c0 + li] = p.u[p.c0 + li]! + p.u[p.c0 + li + 1]!;
     removeChild(p, li + 1);
     afterRemoveChild(tree, d);
     return;
@@ -489,33 +543,33 @@ function fixBranch(tree: Tree, d: number): void {
     // Left's last k children move to the front of right.
     const k = ln - newLeft;
     for (let j = rn - 1; j >= 0; j--) right.children[j + k] = right.children[j]!;
-    right.counts.copyWithin(k, 0, rn);
+    right.u.copyWithin(c0 + k, c0, c0 + rn);
     right.u.copyWithin(WORDS * k, 0, WORDS * rn);
     copyRecord(p.u, li + 1, right.u, k);
     for (let j = 0; j < k; j++) {
       right.children[j] = left.children[newLeft + j]!;
       left.children[newLeft + j] = null;
     }
-    right.counts.set(left.counts.subarray(newLeft, ln), 0);
+    right.u.set(left.u.subarray(c0 + newLeft, c0 + ln), c0);
     right.u.set(left.u.subarray(WORDS * newLeft, WORDS * ln), 0);
     copyRecord(left.u, newLeft, p.u, li + 1);
   } else {
     // Right's first k children move to the end of left.
     const k = newLeft - ln;
     for (let j = 0; j < k; j++) left.children[ln + j] = right.children[j]!;
-    left.counts.set(right.counts.subarray(0, k), ln);
+    left.u.set(right.u.subarray(c0, c0 + k), c0 + ln);
     left.u.set(right.u.subarray(0, WORDS * k), WORDS * ln);
     copyRecord(p.u, li + 1, left.u, ln);
     copyRecord(right.u, k, p.u, li + 1);
     for (let j = 0; j < rn - k; j++) right.children[j] = right.children[j + k]!;
     for (let j = rn - k; j < rn; j++) right.children[j] = null;
-    right.counts.copyWithin(0, k, rn);
+    right.u.copyWithin(c0, c0 + k, c0 + rn);
     right.u.copyWithin(0, WORDS * k, WORDS * rn);
   }
   left.n = newLeft;
   right.n = total - newLeft;
-  p.counts[li] = sum(left.counts, left.n);
-  p.counts[li + 1] = sum(right.counts, right.n);
+  p.u[p.c0 + li] = sum(left, left.n);
+  p.u[p.c0 + li + 1] = sum(right, right.n);
 }
 
 /** Removes the query key; false if it was not there. */
@@ -523,13 +577,13 @@ function removeQuery(tree: Tree): boolean {
   const leaf = descend(tree);
   const n = leaf.n;
   const pos = lowerBound(leaf);
-  if (pos >= n || cmpQuery(leaf.f, leaf.u, pos) !== 0) return false;
+  if (pos >= n || cmpQuery(leaf.u, pos) !== 0) return false;
   tree.size--;
   const h = tree.height;
   for (let d = 0; d < h; d++) {
-    const counts = pathNode[d]!.counts;
-    const i = pathIndex[d]!;
-    counts[i] = counts[i]! - 1;
+    const b = pathNode[d]!;
+    const i = b.c0 + pathIndex[d]!;
+    b.u[i] = b.u[i]! - 1;
   }
   leaf.u.copyWithin(WORDS * pos, WORDS * (pos + 1), WORDS * n);
   leaf.n = n - 1;
@@ -545,8 +599,9 @@ function rankQuery(tree: Tree): number {
   for (let d = tree.height; d > 0; d--) {
     const b = node as Branch;
     const i = childIndex(b);
-    const counts = b.counts;
-    for (let j = 0; j < i; j++) r += counts[j]!;
+    const u = b.u;
+    const c0 = b.c0;
+    for (let j = c0; j < c0 + i; j++) r += u[j]!;
     node = b.children[i]!;
   }
   return r + lowerBound(node as Leaf);
@@ -559,11 +614,12 @@ function rangeOf(tree: Tree, offset: number, limit: number): RankKey[] {
   let o = offset;
   for (let d = tree.height; d > 0; d--) {
     const b = node as Branch;
-    const counts = b.counts;
+    const u = b.u;
+    const c0 = b.c0;
     const last = b.n - 1;
     let i = 0;
-    while (i < last && o >= counts[i]!) {
-      o -= counts[i]!;
+    while (i < last && o >= u[c0 + i]!) {
+      o -= u[c0 + i]!;
       i++;
     }
     node = b.children[i]!;
@@ -574,7 +630,7 @@ function rangeOf(tree: Tree, offset: number, limit: number): RankKey[] {
   while (leaf !== null) {
     const n = leaf.n;
     for (; pos < n; pos++) {
-      out.push(recordKey(leaf.f, leaf.u, pos));
+      out.push(recordKey(leaf.u, pos));
       if (out.length === end) return out;
     }
     leaf = leaf.next;
@@ -596,79 +652,79 @@ function swapRecords(u: Uint32Array, i: number, j: number): void {
 }
 
 /** Negative if record i ranks before record j. Overwrites the query key. */
-function cmpRecords(f: Float64Array, u: Uint32Array, i: number, j: number): number {
-  loadRecord(f, u, j);
-  return cmpQuery(f, u, i);
+function cmpRecords(u: Uint32Array, i: number, j: number): number {
+  loadRecord(u, j);
+  return cmpQuery(u, i);
 }
 
 const held = new Uint32Array(WORDS);
 
-function insertionSort(f: Float64Array, u: Uint32Array, lo: number, hi: number): void {
+function insertionSort(u: Uint32Array, lo: number, hi: number): void {
   for (let i = lo + 1; i <= hi; i++) {
-    loadRecord(f, u, i);
-    if (cmpQuery(f, u, i - 1) <= 0) continue;
+    loadRecord(u, i);
+    if (cmpQuery(u, i - 1) <= 0) continue;
     for (let k = 0; k < WORDS; k++) held[k] = u[WORDS * i + k]!;
     let j = i - 1;
     do {
       copyRecord(u, j, u, j + 1);
       j--;
-    } while (j >= lo && cmpQuery(f, u, j) > 0);
+    } while (j >= lo && cmpQuery(u, j) > 0);
     copyRecord(held, 0, u, j + 1);
   }
 }
 
-function siftDown(f: Float64Array, u: Uint32Array, lo: number, root: number, n: number): void {
+function siftDown(u: Uint32Array, lo: number, root: number, n: number): void {
   for (;;) {
     let child = 2 * root + 1;
     if (child >= n) return;
-    if (child + 1 < n && cmpRecords(f, u, lo + child, lo + child + 1) < 0) child++;
-    if (cmpRecords(f, u, lo + root, lo + child) >= 0) return;
+    if (child + 1 < n && cmpRecords(u, lo + child, lo + child + 1) < 0) child++;
+    if (cmpRecords(u, lo + root, lo + child) >= 0) return;
     swapRecords(u, lo + root, lo + child);
     root = child;
   }
 }
 
-function heapSort(f: Float64Array, u: Uint32Array, lo: number, hi: number): void {
+function heapSort(u: Uint32Array, lo: number, hi: number): void {
   const n = hi - lo + 1;
-  for (let s = (n >>> 1) - 1; s >= 0; s--) siftDown(f, u, lo, s, n);
+  for (let s = (n >>> 1) - 1; s >= 0; s--) siftDown(u, lo, s, n);
   for (let end = n - 1; end > 0; end--) {
     swapRecords(u, lo, lo + end);
-    siftDown(f, u, lo, 0, end);
+    siftDown(u, lo, 0, end);
   }
 }
 
-function quickSort(f: Float64Array, u: Uint32Array, lo: number, hi: number, depth: number): void {
+function quickSort(u: Uint32Array, lo: number, hi: number, depth: number): void {
   while (hi - lo >= 16) {
     if (depth-- <= 0) {
-      heapSort(f, u, lo, hi);
+      heapSort(u, lo, hi);
       return;
     }
     const mid = lo + ((hi - lo) >>> 1);
-    if (cmpRecords(f, u, mid, lo) < 0) swapRecords(u, mid, lo);
-    if (cmpRecords(f, u, hi, mid) < 0) {
+    if (cmpRecords(u, mid, lo) < 0) swapRecords(u, mid, lo);
+    if (cmpRecords(u, hi, mid) < 0) {
       swapRecords(u, hi, mid);
-      if (cmpRecords(f, u, mid, lo) < 0) swapRecords(u, mid, lo);
+      if (cmpRecords(u, mid, lo) < 0) swapRecords(u, mid, lo);
     }
-    loadRecord(f, u, mid);
+    loadRecord(u, mid);
     let i = lo - 1;
     let j = hi + 1;
     for (;;) {
       do i++;
-      while (cmpQuery(f, u, i) < 0);
+      while (cmpQuery(u, i) < 0);
       do j--;
-      while (cmpQuery(f, u, j) > 0);
+      while (cmpQuery(u, j) > 0);
       if (i >= j) break;
       swapRecords(u, i, j);
     }
     if (j - lo < hi - j) {
-      quickSort(f, u, lo, j, depth);
+      quickSort(u, lo, j, depth);
       lo = j + 1;
     } else {
-      quickSort(f, u, j + 1, hi, depth);
+      quickSort(u, j + 1, hi, depth);
       hi = j;
     }
   }
-  insertionSort(f, u, lo, hi);
+  insertionSort(u, lo, hi);
 }
 
 /**
@@ -676,21 +732,28 @@ function quickSort(f: Float64Array, u: Uint32Array, lo: number, hi: number, dept
  * `depthLimit` levels, insertion sort for short runs). Exported for tests.
  */
 export function sortRecords(
-  f: Float64Array,
   u: Uint32Array,
   n: number,
   depthLimit = 2 * Math.ceil(Math.log2(n + 1)),
 ): void {
-  if (n > 1) quickSort(f, u, 0, n - 1, depthLimit);
+  if (n > 1) quickSort(u, 0, n - 1, depthLimit);
+}
+
+function isSorted(u: Uint32Array, n: number): boolean {
+  for (let i = 1; i < n; i++) {
+    loadRecord(u, i);
+    if (cmpQuery(u, i - 1) > 0) return false;
+  }
+  return true;
 }
 
 /** Drops repeated records from sorted records 0 … n − 1; returns how many remain. */
-function dedupeSorted(f: Float64Array, u: Uint32Array, n: number): number {
+function dedupeSorted(u: Uint32Array, n: number): number {
   if (n === 0) return 0;
   let out = 1;
   for (let i = 1; i < n; i++) {
-    loadRecord(f, u, i);
-    if (cmpQuery(f, u, out - 1) === 0) continue;
+    loadRecord(u, i);
+    if (cmpQuery(u, out - 1) === 0) continue;
     if (out !== i) copyRecord(u, i, u, out);
     out++;
   }
@@ -710,7 +773,8 @@ function appendRecords(tree: Tree, src: Uint32Array, from: number, to: number): 
     let node = tree.root;
     for (let d = 0; d < tree.height; d++) {
       const b = node as Branch;
-      b.counts[b.n - 1] = b.counts[b.n - 1]! + take;
+      const at = b.c0 + b.n - 1;
+      b.u[at] = b.u[at]! + take;
       node = b.children[b.n - 1]!;
     }
     tree.size += take;
@@ -731,10 +795,14 @@ function appendRecords(tree: Tree, src: Uint32Array, from: number, to: number): 
       const c = b.n - 1;
       pathNode[d] = b;
       pathIndex[d] = c;
-      if (d < h - 1) b.counts[c] = b.counts[c]! + k;
+      if (d < h - 1) b.u[b.c0 + c] = b.u[b.c0 + c]! + k;
       node = b.children[c]!;
     }
-    const leftCount = h === 0 ? last.n : pathNode[h - 1]!.counts[pathIndex[h - 1]!]!;
+    let leftCount = last.n;
+    if (h > 0) {
+      const parent = pathNode[h - 1]!;
+      leftCount = parent.u[parent.c0 + pathIndex[h - 1]!]!;
+    }
     insertChild(tree, h - 1, leaf, leaf.u, 0, leftCount, k);
     tree.size += k;
     last = leaf;
@@ -755,10 +823,8 @@ function extractRecords(tree: Tree): Uint32Array {
 
 /** Merges two sorted, repeat-free record arrays into one; returns it and its length. */
 function mergeRecords(
-  aF: Float64Array,
   aU: Uint32Array,
   an: number,
-  bF: Float64Array,
   bU: Uint32Array,
   bn: number,
 ): { u: Uint32Array; n: number } {
@@ -767,8 +833,8 @@ function mergeRecords(
   let j = 0;
   let n = 0;
   while (i < an && j < bn) {
-    loadRecord(bF, bU, j);
-    const c = cmpQuery(aF, aU, i);
+    loadRecord(bU, j);
+    const c = cmpQuery(aU, i);
     if (c <= 0) {
       copyRecord(aU, i++, u, n++);
       if (c === 0) j++;
@@ -822,12 +888,28 @@ export class MemoryRankIndex implements RankIndex {
       this.insertBatch(list, changes);
       return;
     }
-    // Check every key before changing anything, so a bad key leaves the list as it was.
-    for (const change of changes) {
+    // Parse every key before changing anything, so a bad key leaves the list as it was.
+    const m = changes.length;
+    const u = new Uint32Array(2 * m * WORDS);
+    for (let i = 0; i < m; i++) {
+      const change = changes[i]!;
       loadKey(change.next);
-      if (change.previous !== undefined) loadKey(change.previous);
+      storeQuery(u, 2 * i);
+      if (change.previous !== undefined) {
+        loadKey(change.previous);
+        storeQuery(u, 2 * i + 1);
+      }
     }
-    for (const change of changes) this.move(list, change.next, change.previous);
+    if (m === 0) return;
+    const tree = this.tree(list);
+    for (let i = 0; i < m; i++) {
+      if (changes[i]!.previous !== undefined) {
+        loadRecord(u, 2 * i + 1);
+        removeQuery(tree);
+      }
+      loadRecord(u, 2 * i);
+      insertQuery(tree);
+    }
   }
 
   async remove(list: string, key: RankKey): Promise<void> {
@@ -835,7 +917,10 @@ export class MemoryRankIndex implements RankIndex {
     const tree = this.lists.get(list);
     if (tree === undefined) return;
     removeQuery(tree);
-    if (tree.size === 0) this.lists.delete(list);
+    if (tree.size === 0) {
+      this.lists.delete(list);
+      clearPath();
+    }
   }
 
   async rank(list: string, key: RankKey): Promise<number> {
@@ -856,10 +941,12 @@ export class MemoryRankIndex implements RankIndex {
 
   async drop(list: string): Promise<void> {
     this.lists.delete(list);
+    clearPath();
   }
 
   async close(): Promise<void> {
     this.lists.clear();
+    clearPath();
   }
 
   private tree(list: string): Tree {
@@ -899,15 +986,13 @@ export class MemoryRankIndex implements RankIndex {
   /** Inserts many keys, none moving: sorted once, then appended, merged or inserted one by one. */
   private insertBatch(list: string, changes: { next: RankKey }[]): void {
     const m = changes.length;
-    const buffer = new ArrayBuffer(m * BYTES);
-    const f = new Float64Array(buffer);
-    const u = new Uint32Array(buffer);
+    const u = new Uint32Array(m * WORDS);
     for (let i = 0; i < m; i++) {
       loadKey(changes[i]!.next);
-      storeQuery(f, u, i);
+      storeQuery(u, i);
     }
-    sortRecords(f, u, m);
-    const count = dedupeSorted(f, u, m);
+    if (!isSorted(u, m)) sortRecords(u, m);
+    const count = dedupeSorted(u, m);
     const existing = this.lists.get(list);
     if (existing === undefined || existing.size === 0) {
       const tree = new Tree(this.blockSize, this.fanout, Math.min(this.blockSize, count));
@@ -916,23 +1001,24 @@ export class MemoryRankIndex implements RankIndex {
       return;
     }
     const last = existing.last;
-    loadRecord(f, u, 0);
-    if (cmpQuery(last.f, last.u, last.n - 1) < 0) {
+    loadRecord(u, 0);
+    if (cmpQuery(last.u, last.n - 1) < 0) {
       // Every new key goes after the last one: rows streamed in rank order.
       appendRecords(existing, u, 0, count);
       return;
     }
-    if (count * 8 >= existing.size) {
+    if (count * 32 >= existing.size) {
       // Big against the list: one merge and a rebuild beat count descents.
       const old = extractRecords(existing);
-      const merged = mergeRecords(new Float64Array(old.buffer), old, existing.size, f, u, count);
+      const merged = mergeRecords(old, existing.size, u, count);
       const tree = new Tree(this.blockSize, this.fanout, this.blockSize);
       appendRecords(tree, merged.u, 0, merged.n);
       this.lists.set(list, tree);
+      clearPath();
       return;
     }
     for (let i = 0; i < count; i++) {
-      loadRecord(f, u, i);
+      loadRecord(u, i);
       insertQuery(existing);
     }
   }
@@ -972,14 +1058,14 @@ export function inspectMemoryRankIndex(index: MemoryRankIndex, list: string): Ra
     lower: { u: Uint32Array; i: number } | null,
     upper: { u: Uint32Array; i: number } | null,
   ): number => {
-    const inRange = (f: Float64Array, u: Uint32Array, i: number) => {
+    const inRange = (u: Uint32Array, i: number) => {
       if (lower !== null) {
-        loadRecord(new Float64Array(lower.u.buffer, lower.u.byteOffset), lower.u, lower.i);
-        if (cmpQuery(f, u, i) < 0) fail("key below its separator");
+        loadRecord(lower.u, lower.i);
+        if (cmpQuery(u, i) < 0) fail("key below its separator");
       }
       if (upper !== null) {
-        loadRecord(new Float64Array(upper.u.buffer, upper.u.byteOffset), upper.u, upper.i);
-        if (cmpQuery(f, u, i) >= 0) fail("key at or above the next separator");
+        loadRecord(upper.u, upper.i);
+        if (cmpQuery(u, i) >= 0) fail("key at or above the next separator");
       }
     };
     if (depth === tree.height) {
@@ -992,8 +1078,8 @@ export function inspectMemoryRankIndex(index: MemoryRankIndex, list: string): Ra
       if (tree.height > 0 && node.n < tree.minLeaf) lowFill.push(node);
       if (tree.height > 0 && node.n === 0) fail("empty leaf");
       for (let i = 0; i < node.n; i++) {
-        inRange(node.f, node.u, i);
-        if (i > 0 && cmpRecords(node.f, node.u, i - 1, i) >= 0) fail("leaf out of order");
+        inRange(node.u, i);
+        if (i > 0 && cmpRecords(node.u, i - 1, i) >= 0) fail("leaf out of order");
       }
       return node.n;
     }
@@ -1005,15 +1091,16 @@ export function inspectMemoryRankIndex(index: MemoryRankIndex, list: string): Ra
     for (let i = 0; i < node.n; i++) {
       const child = node.children[i];
       if (child === null || child === undefined) return fail("missing child");
-      if (i > 0) inRange(node.f, node.u, i);
-      if (i > 1 && cmpRecords(node.f, node.u, i - 1, i) >= 0) fail("separators out of order");
+      if (i > 0) inRange(node.u, i);
+      if (i > 1 && cmpRecords(node.u, i - 1, i) >= 0) fail("separators out of order");
       const count = visit(
         child,
         depth + 1,
         i > 0 ? { u: node.u, i } : lower,
         i < node.n - 1 ? { u: node.u, i: i + 1 } : upper,
       );
-      if (count !== node.counts[i]) fail(`count ${node.counts[i]} for a child of ${count}`);
+      const stored = node.u[node.c0 + i];
+      if (count !== stored) fail(`count ${stored} for a child of ${count}`);
       total += count;
     }
     for (let i = node.n; i < node.children.length; i++) {
@@ -1031,8 +1118,8 @@ export function inspectMemoryRankIndex(index: MemoryRankIndex, list: string): Ra
     }
     if (i > 0) {
       const before = leafOrder[i - 1]!;
-      loadRecord(leaf.f, leaf.u, 0);
-      if (cmpQuery(before.f, before.u, before.n - 1) >= 0) fail("leaves out of order");
+      loadRecord(leaf.u, 0);
+      if (cmpQuery(before.u, before.n - 1) >= 0) fail("leaves out of order");
     }
   }
   // Only the last leaf may be below half, and only because keys were appended after every other.
