@@ -118,12 +118,28 @@ describe("MemoryRankIndex", () => {
       key(0.1, 0, 6),
       key(1e300, 0, 7),
       key(Infinity, 0, 8),
+      key(Number.MAX_VALUE, -1e15, 9),
+      key(-Number.MAX_VALUE, 1e15, 10),
+      key(Number.MIN_VALUE, -Infinity, 11),
+      key(-Number.MIN_VALUE, Infinity, 12),
+      key(0.1, -0.5, 13),
+      key(0.1, 0.5, 14),
     ];
     for (const k of keys) await index.upsert(L, k);
     const sorted = [...keys].sort(compareKeys);
     assert.deepEqual(await index.range(L, 0, 100), sorted);
     assert.equal(sorted[0]!.score, Infinity);
-    assert.equal(await index.rank(L, key(-1.3, 0, 0)), 6);
+    const probe = key(-1.3, 0, 0);
+    assert.equal(await index.rank(L, probe), 11);
+    assert.equal(sorted.filter((k) => compareKeys(k, probe) < 0).length, 11);
+    // compareKeys holds -0 and 0 equal: one key.
+    await index.upsert(L, key(-0, -0, 20));
+    assert.equal(await index.rank(L, key(0, 0, 21)), await index.rank(L, key(-0, -0, 21)));
+    const size = await index.size(L);
+    await index.upsert(L, key(0, 0, 20));
+    assert.equal(await index.size(L), size);
+    await index.remove(L, key(0, 0, 20));
+    assert.equal(await index.size(L), size - 1);
   });
 
   it("removes the best and the worst, and ignores absent keys", async () => {
@@ -331,22 +347,26 @@ describe("MemoryRankIndex", () => {
   });
 
   it("sorts records by introsort, heapsort included", () => {
+    // Records are 8 words compared in order; few distinct values, so that long runs tie.
+    const words = (u: Uint32Array, i: number) => Array.from(u.subarray(8 * i, 8 * i + 8));
+    const byWords = (a: number[], b: number[]) => {
+      for (let k = 0; k < 8; k++) if (a[k] !== b[k]) return a[k]! - b[k]!;
+      return 0;
+    };
     for (const depthLimit of [undefined, 0, 3]) {
       for (const n of [0, 1, 2, 17, 500]) {
-        const keys = Array.from({ length: n }, (_, i) => key(i % 5, (i * 7) % 3, (i * 31) % 11));
-        const f = new Float64Array(n * 4);
-        const u = new Uint32Array(f.buffer);
-        keys.forEach((k, i) => {
-          f[4 * i] = k.score;
-          f[4 * i + 1] = k.reachedAt;
-          u[8 * i + 7] = Number.parseInt(k.userId.slice(-12), 16);
-        });
-        sortRecords(f, u, n, depthLimit);
-        const got = Array.from({ length: n }, (_, i) => [f[4 * i], f[4 * i + 1], u[8 * i + 7]]);
-        const want = keys
-          .sort(compareKeys)
-          .map((k) => [k.score, k.reachedAt, Number.parseInt(k.userId.slice(-12), 16)]);
-        assert.deepEqual(got, want);
+        const u = new Uint32Array(8 * n);
+        let seed = n + (depthLimit ?? 99);
+        for (let i = 0; i < u.length; i++) {
+          seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+          u[i] = [0, 1, 0x7fffffff, 0x80000000, 0xffffffff][(seed >>> 16) % 5]!;
+        }
+        const want = Array.from({ length: n }, (_, i) => words(u, i)).sort(byWords);
+        sortRecords(u, n, depthLimit);
+        assert.deepEqual(
+          Array.from({ length: n }, (_, i) => words(u, i)),
+          want,
+        );
       }
     }
   });

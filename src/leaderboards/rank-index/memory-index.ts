@@ -658,6 +658,8 @@ function cmpRecords(u: Uint32Array, i: number, j: number): number {
 }
 
 const held = new Uint32Array(WORDS);
+/** The next key of a move while its previous key is removed. */
+const nextKey = new Uint32Array(WORDS);
 
 function insertionSort(u: Uint32Array, lo: number, hi: number): void {
   for (let i = lo + 1; i <= hi; i++) {
@@ -731,11 +733,7 @@ function quickSort(u: Uint32Array, lo: number, hi: number, depth: number): void 
  * Sorts records 0 … n − 1 of (f, u) in rank order (introsort: quicksort, heapsort past
  * `depthLimit` levels, insertion sort for short runs). Exported for tests.
  */
-export function sortRecords(
-  u: Uint32Array,
-  n: number,
-  depthLimit = 2 * Math.ceil(Math.log2(n + 1)),
-): void {
+export function sortRecords(u: Uint32Array, n: number, depthLimit = 2 * Math.ceil(Math.log2(n + 1))): void {
   if (n > 1) quickSort(u, 0, n - 1, depthLimit);
 }
 
@@ -965,21 +963,11 @@ export class MemoryRankIndex implements RankIndex {
       return;
     }
     loadKey(next);
-    const s = qS;
-    const a = qA;
-    const w0 = q0;
-    const w1 = q1;
-    const w2 = q2;
-    const w3 = q3;
+    storeQuery(nextKey, 0);
     loadKey(previous);
     const tree = this.tree(list);
     removeQuery(tree);
-    qS = s;
-    qA = a;
-    q0 = w0;
-    q1 = w1;
-    q2 = w2;
-    q3 = w3;
+    loadRecord(nextKey, 0);
     insertQuery(tree);
   }
 
