@@ -2,20 +2,24 @@
  * The in-process rank index (src/leaderboards/rank-index/memory-index.ts) at leaderboard scale, one
  * list per size in BENCH_RANK_MEMORY_SIZES (1,000,000 and 10,000,000):
  *
- *   1. bulk load: one upsertMany of every key (random scores 0 … 999,999, random times in 30 days,
+ *   1. load: one upsertMany of every key (random scores 0 … 999,999, random times in 30 days,
  *      random UUIDs) into an empty list;
- *   2. memory per entry: heapUsed + arrayBuffers after a full GC, with the loaded index, minus the
- *      same before the load (the keys themselves are held throughout, so only the index counts);
+ *   2. memory per entry: heapUsed + arrayBuffers after full collections, with the loaded index, minus
+ *      the same before the load (the players' own compact arrays are in both);
  *   3. rank of BENCH_RANK_MEMORY_QUERIES (100,000) random present keys and as many absent ones, one
  *      at a time; range(random offset, 100) as many times;
- *   4. BENCH_RANK_MEMORY_MOVES (1,000,000) moves of random players (upsert with the previous key,
- *      a higher score and a later time), one at a time, then as many in upsertMany calls of 1,000;
- *      memory per entry again after them;
- *   5. rebuilds streamed in upsertMany chunks of 10,000: rows in rank order (appended), and rows in
- *      random order (each chunk sorted, then inserted or merged).
+ *   4. BENCH_RANK_MEMORY_MOVES (1,000,000) moves of random players (upsert with the previous key, 1 …
+ *      100 more points, a later time), one at a time, then as many in upsertMany calls of 1,000;
+ *      memory per entry again;
+ *   5. rebuilds into a fresh index in upsertMany chunks of 10,000: the rows in rank order (as
+ *      ORDER BY score DESC, reached_at, user_id would stream them), then in random order.
  *
- * Latencies are of the awaited call, in milliseconds, as performance.now() sees them. Runs in one
- * process; it turns on --expose-gc itself when node was not started with it.
+ * Keys are made fresh for each call from compact arrays, as a row read from PostgreSQL would be, not
+ * fetched from ten million objects scattered over the heap (that would time the benchmark's own cache
+ * misses). Each call is timed with performance.now() (wall clock, so time the process spends waiting
+ * for a core on a busy machine counts); the CPU column is the process's CPU time over the same calls,
+ * which such waiting does not inflate. Runs in one process and turns on --expose-gc itself.
+ * BENCH_RANK_MEMORY_BLOCK_SIZE and BENCH_RANK_MEMORY_FANOUT set the index's node sizes.
  *
  *   npx tsx bench/rank-index-memory.ts
  */

@@ -210,6 +210,22 @@ describe("MemoryRankIndex", () => {
     await new Promise((resolve) => setImmediate(resolve));
     gc();
     assert.equal(root.deref(), undefined);
+
+    // Nor does an index let go of without close() keep its trees.
+    let abandoned: MemoryRankIndex | undefined = new MemoryRankIndex({ blockSize: 4, fanout: 4 });
+    await abandoned.upsertMany(
+      L,
+      Array.from({ length: 500 }, (_, i) => ({ next: key(i, 0, i) })),
+    );
+    await abandoned.upsert(L, key(50, 1, 50), key(50, 0, 50));
+    const abandonedRoot = new WeakRef(
+      (abandoned as unknown as { lists: Map<string, { root: object }> }).lists.get(L)!.root,
+    );
+    abandoned = undefined;
+    await index.upsert(L, key(1, 1, 1));
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    assert.equal(abandonedRoot.deref(), undefined);
   });
 
   it("returns user ids as the canonical lowercase UUIDs it was given", async () => {

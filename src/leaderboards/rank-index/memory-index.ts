@@ -1,20 +1,28 @@
 /**
  * The rank index in this process: per list, a B+ tree whose leaves are blocks of keys in typed
  * arrays and whose inner nodes count the entries under each child, so rank, range, insert and
- * remove are O(log n) with no per-entry JavaScript objects.
+ * remove are O(log n), with no JavaScript object per entry.
  *
- * A key is stored as one 32-byte record: score and reachedAt as float64, then the user id as four
- * uint32 words (the UUID's 128 bits, big-endian word order), so comparing words in order agrees with
- * comparing the lowercase UUID strings. Leaves hold up to `blockSize` records in one ArrayBuffer and
- * are linked both ways for range scans. Inner nodes hold up to `fanout` children, the number of
- * entries under each child, and a separator per child: the child's keys are at least its separator
- * and below the next one. Nodes other than the root stay at least half full (merged with or refilled
- * from a sibling when a removal leaves them below half), so memory per entry stays bounded whatever
- * the workload; the one exception is the last leaf, which an insert after every key starts afresh
- * instead of splitting the full leaf before it (so keys arriving in order fill leaves completely).
+ * A key is stored as one 32-byte record of eight uint32 words that compare, word by word, in the
+ * order of compareKeys: the score's IEEE 754 bits made order-preserving and inverted (higher first),
+ * reachedAt's bits made order-preserving, then the user id's 128 bits (lowercase hex UUIDs compare as
+ * strings the way their numbers do). Leaves hold up to `blockSize` records and are linked both ways
+ * for range scans. Inner nodes hold up to `fanout` children, a separator per child (the child's keys
+ * are at least its separator and below the next one) and the number of entries under each child.
+ * Nodes other than the root stay at least half full (merged with or refilled from a sibling when a
+ * removal leaves them below half), so memory per entry stays bounded whatever the workload; the one
+ * exception is the last leaf: a key after every other starts a new leaf instead of splitting the
+ * full one before it, so keys arriving in rank order fill leaves completely.
+ *
+ * Keys must have a lowercase canonical UUID as userId and numbers (not NaN) as score and reachedAt;
+ * anything else is refused with a TypeError before the list changes. -0 is stored as 0 (compareKeys
+ * holds them equal).
  *
  * Every method is synchronous inside: a call runs to completion before any other starts. A large
- * upsertMany blocks the event loop while it runs (about a second per few million keys).
+ * upsertMany blocks the event loop while it runs: about 0.9 s of CPU for a million keys in random
+ * order in one call (17 s for ten million, much of it collecting the caller's row objects), 0.4 s
+ * per million already in rank order (see bench/rank-index-memory.ts). Streaming a rebuild in
+ * chunks of rows in rank order keeps every call short.
  */
 import type { RankIndex, RankKey } from "./rank-index.ts";
 
@@ -272,6 +280,12 @@ class Tree {
   last: Leaf;
   readonly minLeaf: number;
   readonly minBranch: number;
+  /**
+   * The path of the last descent in this tree: the inner node at each depth and the child taken
+   * there. Kept per tree (not per module) so that nothing outside a tree keeps its nodes alive.
+   */
+  readonly pathNode: Branch[] = [];
+  readonly pathIndex: number[] = [];
 
   constructor(
     readonly blockSize: number,
@@ -285,15 +299,6 @@ class Tree {
     this.minLeaf = blockSize >>> 1;
     this.minBranch = fanout >>> 1;
   }
-}
-
-// The path of the last descent: the inner node at each depth and the child taken there.
-const pathNode: Branch[] = [];
-const pathIndex: number[] = [];
-
-/** Forgets the last path, which would otherwise keep a dropped tree alive. */
-function clearPath(): void {
-  pathNode.length = 0;
 }
 
 /** The child of `b` whose range holds the query key. */
@@ -328,8 +333,8 @@ function descend(tree: Tree): Leaf {
   for (let d = 0; d < tree.height; d++) {
     const b = node as Branch;
     const i = childIndex(b);
-    pathNode[d] = b;
-    pathIndex[d] = i;
+    tree.pathNode[d] = b;
+    tree.pathIndex[d] = i;
     node = b.children[i]!;
   }
   return node as Leaf;
@@ -377,8 +382,8 @@ function insertChild(
     tree.height++;
     return;
   }
-  const p = pathNode[d]!;
-  const c = pathIndex[d]!;
+  const p = tree.pathNode[d]!;
+  const c = tree.pathIndex[d]!;
   const n = p.n;
   const k = c + 1;
   const children = p.children;
@@ -417,8 +422,8 @@ function insertQuery(tree: Tree): boolean {
   tree.size++;
   const h = tree.height;
   for (let d = 0; d < h; d++) {
-    const b = pathNode[d]!;
-    const i = b.c0 + pathIndex[d]!;
+    const b = tree.pathNode[d]!;
+    const i = b.c0 + tree.pathIndex[d]!;
     b.u[i] = b.u[i]! + 1;
   }
   if (n < leaf.cap) {
@@ -463,7 +468,7 @@ function removeChild(p: Branch, k: number): void {
 
 /** After the inner node at depth d lost a child: collapse the root or refill the node. */
 function afterRemoveChild(tree: Tree, d: number): void {
-  const p = pathNode[d]!;
+  const p = tree.pathNode[d]!;
   if (d === 0) {
     if (p.n === 1) {
       tree.root = p.children[0]!;
@@ -477,8 +482,8 @@ function afterRemoveChild(tree: Tree, d: number): void {
 
 /** The leaf under the inner node at depth d is below half: merge it with a sibling or even them. */
 function fixLeaf(tree: Tree, d: number): void {
-  const p = pathNode[d]!;
-  const c = pathIndex[d]!;
+  const p = tree.pathNode[d]!;
+  const c = tree.pathIndex[d]!;
   const li = c > 0 ? c - 1 : 0;
   const left = p.children[li] as Leaf;
   const right = p.children[li + 1] as Leaf;
@@ -517,8 +522,8 @@ function fixLeaf(tree: Tree, d: number): void {
 
 /** The inner node under the inner node at depth d is below half: merge or even it with a sibling. */
 function fixBranch(tree: Tree, d: number): void {
-  const p = pathNode[d]!;
-  const c = pathIndex[d]!;
+  const p = tree.pathNode[d]!;
+  const c = tree.pathIndex[d]!;
   const li = c > 0 ? c - 1 : 0;
   const left = p.children[li] as Branch;
   const right = p.children[li + 1] as Branch;
@@ -581,8 +586,8 @@ function removeQuery(tree: Tree): boolean {
   tree.size--;
   const h = tree.height;
   for (let d = 0; d < h; d++) {
-    const b = pathNode[d]!;
-    const i = b.c0 + pathIndex[d]!;
+    const b = tree.pathNode[d]!;
+    const i = b.c0 + tree.pathIndex[d]!;
     b.u[i] = b.u[i]! - 1;
   }
   leaf.u.copyWithin(WORDS * pos, WORDS * (pos + 1), WORDS * n);
@@ -791,15 +796,15 @@ function appendRecords(tree: Tree, src: Uint32Array, from: number, to: number): 
     for (let d = 0; d < h; d++) {
       const b = node as Branch;
       const c = b.n - 1;
-      pathNode[d] = b;
-      pathIndex[d] = c;
+      tree.pathNode[d] = b;
+      tree.pathIndex[d] = c;
       if (d < h - 1) b.u[b.c0 + c] = b.u[b.c0 + c]! + k;
       node = b.children[c]!;
     }
     let leftCount = last.n;
     if (h > 0) {
-      const parent = pathNode[h - 1]!;
-      leftCount = parent.u[parent.c0 + pathIndex[h - 1]!]!;
+      const parent = tree.pathNode[h - 1]!;
+      leftCount = parent.u[parent.c0 + tree.pathIndex[h - 1]!]!;
     }
     insertChild(tree, h - 1, leaf, leaf.u, 0, leftCount, k);
     tree.size += k;
@@ -915,10 +920,7 @@ export class MemoryRankIndex implements RankIndex {
     const tree = this.lists.get(list);
     if (tree === undefined) return;
     removeQuery(tree);
-    if (tree.size === 0) {
-      this.lists.delete(list);
-      clearPath();
-    }
+    if (tree.size === 0) this.lists.delete(list);
   }
 
   async rank(list: string, key: RankKey): Promise<number> {
@@ -939,12 +941,10 @@ export class MemoryRankIndex implements RankIndex {
 
   async drop(list: string): Promise<void> {
     this.lists.delete(list);
-    clearPath();
   }
 
   async close(): Promise<void> {
     this.lists.clear();
-    clearPath();
   }
 
   private tree(list: string): Tree {
@@ -1002,7 +1002,6 @@ export class MemoryRankIndex implements RankIndex {
       const tree = new Tree(this.blockSize, this.fanout, this.blockSize);
       appendRecords(tree, merged.u, 0, merged.n);
       this.lists.set(list, tree);
-      clearPath();
       return;
     }
     for (let i = 0; i < count; i++) {
