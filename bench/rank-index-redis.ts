@@ -115,6 +115,8 @@ export async function measureRankIndexRedis(
   const prefix = `ludus-bench:${process.pid}:${randomUUID()}:`;
   const redis = new Redis(options.url);
   const index = new RedisIndex({ redis, prefix });
+  // Reads need the index marked built, as a rebuild marks it (of nothing yet here).
+  await (await index.beginRebuild())?.finish();
   const list = "bench";
   const indexKey = index.keyOf(list);
   const plainKey = `${prefix}plain`;

@@ -34,6 +34,7 @@ function withRanks(fn: (game: ReturnType<typeof createGame>) => Promise<void>): 
     try {
       await fn(game);
     } finally {
+      game.ranks.close();
       await game.ranks.index.close();
     }
   });

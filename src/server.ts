@@ -85,6 +85,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       clearInterval(closer);
       await running.close();
       await definitions.close();
+      ranks.close();
       await ranks.index.close();
       await database.close();
     },

@@ -401,4 +401,55 @@ describe("two Ludus instances on one PostgreSQL and one Redis", () => {
       await c?.close();
     }
   });
+
+  it("a rebuild on one instance while both are fed: every instance ends agreeing with PostgreSQL", async () => {
+    ctx.clock.advance(60_000);
+    let rebuilt = false;
+    // B's reads while A rebuilds: the shared index is out of service, so they come from PostgreSQL.
+    const readsMeanwhile: Standing[] = [];
+    await feed(6, async () => {
+      const rebuilding = ctx.game.ranks.rebuild();
+      readsMeanwhile.push(
+        await inject<Standing>(b.app, "GET", `/v1/leaderboards/duo-best/users/${players[0]}?around=0`),
+      );
+      await rebuilding;
+      rebuilt = true;
+    });
+    assert.ok(rebuilt);
+    assert.equal(readsMeanwhile.length, 1);
+    assert.ok(ctx.game.ranks.usable && b.game.ranks.usable);
+    await compareEverywhere("after a rebuild during the feed");
+    assert.deepEqual((await ctx.game.ranks.verify()).problems, []);
+    assert.deepEqual((await b.game.ranks.verify()).problems, []);
+  });
+
+  it("an index write that fails on one instance takes every instance off the index until it is rebuilt", async () => {
+    ctx.clock.advance(60_000);
+    const index = ctx.game.ranks.index;
+    const upsert = index.upsert.bind(index);
+    let failures = 0;
+    index.upsert = () => {
+      failures += 1;
+      index.upsert = upsert; // fails once
+      return Promise.reject(new Error("connection lost"));
+    };
+    const [first] = players;
+    await submit(ctx.app, "duo-best", first!, 1_000_000);
+    assert.equal(failures, 1);
+    assert.equal(ctx.game.ranks.usable, false);
+    // The index lacks that score; B must not answer from it.
+    assert.equal(await index.isBuilt?.(), false);
+    const onB = await inject<Standing>(b.app, "GET", `/v1/leaderboards/duo-best/users/${first}?around=0`);
+    assert.equal(onB.rank, 1);
+    assert.equal(onB.entry?.score, 1_000_000);
+    // A rebuilds by itself (after a second), and both serve from the index again.
+    for (let waited = 0; !ctx.game.ranks.usable; waited += 100) {
+      assert.ok(waited < 20_000, "A rebuilt the index within 20 s");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(await index.isBuilt?.(), true);
+    await feed(2);
+    await compareEverywhere("after a failed write and the rebuild that followed");
+    assert.deepEqual((await ctx.game.ranks.verify()).problems, []);
+  });
 });

@@ -197,22 +197,26 @@ export class LeaderboardsService {
       const closed = await this.isClosed(tx, board.id, period);
       let entries: store.EntryRow[];
       let firstRank: number;
-      if (this.ranks.usable && !closed) {
-        const list = listName(board.id, period);
-        let offset = 0;
-        if (after !== undefined) {
-          const position: RankKey = {
-            score: after.rankScore,
-            reachedAt: after.reachedMs,
-            userId: after.userId,
-          };
-          offset = await this.ranks.index.rank(list, position);
-          const [at] = await this.ranks.index.range(list, offset, 1);
-          if (at !== undefined && sameKey(at, position)) offset += 1;
-        }
-        const keys = await this.ranks.index.range(list, offset, query.limit + 1);
-        entries = await this.entriesFor(tx, board.id, period, keys);
-        firstRank = offset + 1;
+      const list = listName(board.id, period);
+      const fromIndex = closed
+        ? undefined
+        : await this.ranks.read(async (index) => {
+            let offset = 0;
+            if (after !== undefined) {
+              const position: RankKey = {
+                score: after.rankScore,
+                reachedAt: after.reachedMs,
+                userId: after.userId,
+              };
+              offset = await index.rank(list, position);
+              const [at] = await index.range(list, offset, 1);
+              if (at !== undefined && sameKey(at, position)) offset += 1;
+            }
+            return { offset, keys: await index.range(list, offset, query.limit + 1) };
+          });
+      if (fromIndex !== undefined) {
+        entries = await this.entriesFor(tx, board.id, period, fromIndex.keys);
+        firstRank = fromIndex.offset + 1;
       } else {
         entries = await store.entriesAfter(tx, board.id, period, after, query.limit + 1);
         const first = entries[0];
@@ -262,12 +266,12 @@ export class LeaderboardsService {
       const rank = await this.rankOf(tx, board.id, period, mine, closed);
       const from = Math.max(1, rank - query.around);
       let neighbours: store.EntryRow[];
-      if (this.ranks.usable && !closed) {
-        const keys = await this.ranks.index.range(
-          listName(board.id, period),
-          from - 1,
-          rank + query.around - from + 1,
-        );
+      const keys = closed
+        ? undefined
+        : await this.ranks.read((index) =>
+            index.range(listName(board.id, period), from - 1, rank + query.around - from + 1),
+          );
+      if (keys !== undefined) {
         neighbours = await this.entriesFor(tx, board.id, period, keys);
       } else {
         neighbours = await store.entriesAt(tx, board.id, period, from - 1, rank + query.around - from + 1);
@@ -494,22 +498,21 @@ export class LeaderboardsService {
   private async rankOf(tx: Tx, boardId: string, period: string, e: store.EntryRow, closed: boolean) {
     if (closed && e.final_rank !== null) return e.final_rank;
     const position = { rankScore: e.rank_score, reachedMs: e.reached_ms, userId: e.user_id };
-    if (this.ranks.usable && !closed) {
-      return (
-        (await this.ranks.index.rank(listName(boardId, period), {
-          score: position.rankScore,
-          reachedAt: position.reachedMs,
-          userId: position.userId,
-        })) + 1
-      );
-    }
-    return (await store.countBefore(tx, boardId, period, position)) + 1;
+    const before = closed
+      ? undefined
+      : await this.ranks.read((index) =>
+          index.rank(listName(boardId, period), {
+            score: position.rankScore,
+            reachedAt: position.reachedMs,
+            userId: position.userId,
+          }),
+        );
+    return (before ?? (await store.countBefore(tx, boardId, period, position))) + 1;
   }
 
   private async total(tx: Tx, boardId: string, period: string, closed: boolean) {
-    return this.ranks.usable && !closed
-      ? this.ranks.index.size(listName(boardId, period))
-      : store.countRanked(tx, boardId, period);
+    const size = closed ? undefined : await this.ranks.read((index) => index.size(listName(boardId, period)));
+    return size ?? store.countRanked(tx, boardId, period);
   }
 
   /** The entries of index keys, in the keys' order. */

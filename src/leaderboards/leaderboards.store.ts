@@ -34,7 +34,28 @@ export function findEntries(
   );
 }
 
-/** Ranked entries in rank order after a position (keyset), straight off the table's rank index. */
+/**
+ * A board period's ranked entries in rank order after a position, straight off the table's rank
+ * index, `$6` at most. Parameters: board, period key, then the position's rank_score, reached_at
+ * (timestamptz) and user id (all null for the first page), and the limit. The position is split
+ * in two index ranges (the rest of its score's ties, then every lower score) so that each page
+ * starts where the last ended: one condition `rank_score < $3 OR (rank_score = $3 AND …)` is no
+ * index bound, and PostgreSQL would read every entry before the position again for each page.
+ */
+export function rankOrderAfter(columns: string): string {
+  // The union is ordered by output columns, so the order's columns are selected under names of their own.
+  const from = `SELECT ${columns}, rank_score AS order_score, reached_at AS order_reached, user_id AS order_user
+    FROM leaderboard_entries WHERE leaderboard_id = $1 AND period_key = $2 AND ranked`;
+  const order = `ORDER BY rank_score DESC, reached_at, user_id`;
+  return `(${from} AND $3::float8 IS NULL ${order} LIMIT $6)
+     UNION ALL
+     (${from} AND rank_score = $3::float8 AND (reached_at, user_id) > ($4::timestamptz, $5::uuid) ${order} LIMIT $6)
+     UNION ALL
+     (${from} AND rank_score < $3::float8 ${order} LIMIT $6)
+     ORDER BY order_score DESC, order_reached, order_user LIMIT $6`;
+}
+
+/** Ranked entries in rank order after a position (keyset); see rankOrderAfter. */
 export function entriesAfter(
   tx: Tx,
   boardId: string,
@@ -42,15 +63,14 @@ export function entriesAfter(
   after: { rankScore: number; reachedMs: number; userId: string } | undefined,
   limit: number,
 ): Promise<EntryRow[]> {
-  return tx.rows<EntryRow>(
-    `SELECT ${ENTRY_COLUMNS} FROM leaderboard_entries
-     WHERE leaderboard_id = $1 AND period_key = $2 AND ranked
-       AND ($3::float8 IS NULL OR rank_score < $3::float8
-            OR (rank_score = $3::float8 AND (reached_at, user_id) > (to_timestamp($4::float8 / 1000), $5::uuid)))
-     ORDER BY rank_score DESC, reached_at, user_id
-     LIMIT $6`,
-    [boardId, periodKey, after?.rankScore ?? null, after?.reachedMs ?? null, after?.userId ?? null, limit],
-  );
+  return tx.rows<EntryRow>(rankOrderAfter(ENTRY_COLUMNS), [
+    boardId,
+    periodKey,
+    after?.rankScore ?? null,
+    after === undefined ? null : new Date(after.reachedMs),
+    after?.userId ?? null,
+    limit,
+  ]);
 }
 
 /** The entries at ranks offset+1 … offset+limit, from PostgreSQL (when the index is not ready). */
@@ -78,10 +98,12 @@ export async function countBefore(
   key: { rankScore: number; reachedMs: number; userId: string },
 ): Promise<number> {
   const row = await tx.one<{ n: number }>(
-    `SELECT count(*)::int AS n FROM leaderboard_entries
-     WHERE leaderboard_id = $1 AND period_key = $2 AND ranked
-       AND (rank_score > $3::float8
-            OR (rank_score = $3::float8 AND (reached_at, user_id) < (to_timestamp($4::float8 / 1000), $5::uuid)))`,
+    // Two index ranges (better scores; the same score reached earlier), as in rankOrderAfter.
+    `SELECT (SELECT count(*) FROM leaderboard_entries
+             WHERE leaderboard_id = $1 AND period_key = $2 AND ranked AND rank_score > $3::float8)::int
+          + (SELECT count(*) FROM leaderboard_entries
+             WHERE leaderboard_id = $1 AND period_key = $2 AND ranked AND rank_score = $3::float8
+               AND (reached_at, user_id) < (to_timestamp($4::float8 / 1000), $5::uuid))::int AS n`,
     [boardId, periodKey, key.rankScore, key.reachedMs, key.userId],
   );
   return row.n;

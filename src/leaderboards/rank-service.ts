@@ -1,9 +1,17 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { RankSink } from "../engine/apply.ts";
 import type { RankChange } from "../engine/plan.ts";
 import type { Database } from "../platform/db/database.ts";
 import { listName } from "./board-feed.ts";
-import type { RankIndex, RankKey } from "./rank-index/rank-index.ts";
+import { rankOrderAfter } from "./leaderboards.store.ts";
+import {
+  RankIndexNotBuilt,
+  RebuildInterrupted,
+  type RankIndex,
+  type RankKey,
+  type SharedRebuild,
+} from "./rank-index/rank-index.ts";
 
 /** An entry row in rank-index form. */
 interface KeyRow {
@@ -27,11 +35,16 @@ export class RankService implements RankSink {
   private ready = false;
   private building: Promise<void> | undefined;
   /**
-   * Changes that arrive while a rebuild reads PostgreSQL, replayed after it in the order they came.
-   * Replaying is safe whatever the rebuild saw: each change removes the key the one before put in.
+   * Changes that arrive while an in-process index is rebuilt, replayed after it in the order they
+   * came. Replaying is safe whatever the rebuild saw: each change removes the key the one before
+   * put in. (A shared index journals changes itself, those of every instance.)
    */
   private pending: RankChange[] | undefined;
   private failed = false;
+  /** Retrying a rebuild after the index failed (with this delay, doubling up to a minute). */
+  private recovery: NodeJS.Timeout | undefined;
+  private recoveryDelayMs = 1000;
+  private closed = false;
 
   constructor(
     readonly index: RankIndex,
@@ -42,6 +55,23 @@ export class RankService implements RankSink {
   /** Whether reads may use the index; otherwise they go to PostgreSQL. */
   get usable(): boolean {
     return this.ready;
+  }
+
+  /**
+   * Runs a read on the index: undefined when it must be answered from PostgreSQL instead (this
+   * instance has not taken every change, a shared index is not built — being rebuilt, or another
+   * instance could not write to it — or the read failed).
+   */
+  async read<T>(run: (index: RankIndex) => Promise<T>): Promise<T | undefined> {
+    if (!this.ready) return undefined;
+    try {
+      return await run(this.index);
+    } catch (err) {
+      if (!(err instanceof RankIndexNotBuilt)) {
+        this.logger.warn({ err }, "rank index read failed; answering from PostgreSQL");
+      }
+      return undefined;
+    }
   }
 
   async apply(changes: RankChange[]): Promise<void> {
@@ -62,8 +92,9 @@ export class RankService implements RankSink {
       // PostgreSQL stays right; ranks are answered from it until the index is rebuilt.
       this.ready = false;
       this.failed = true;
-      await this.index.setBuilt?.(false).catch(() => undefined);
       this.logger.error({ err }, "rank index update failed; serving ranks from PostgreSQL until rebuilt");
+      await this.index.invalidate?.().catch(() => undefined);
+      this.scheduleRecovery();
     }
   }
 
@@ -80,10 +111,43 @@ export class RankService implements RankSink {
     await this.rebuild();
   }
 
-  /** Rebuilds every open board period's list from PostgreSQL (at start, and `ludus ranks rebuild`). */
+  /**
+   * Rebuilds every open board period's list from PostgreSQL (at start, and `ludus ranks rebuild`).
+   * For a shared index whose rebuild another instance holds, waits for that one to finish instead.
+   */
   rebuild(onProgress: (done: number, total: number) => void = () => {}): Promise<void> {
     this.building ??= this.load(onProgress).finally(() => (this.building = undefined));
     return this.building;
+  }
+
+  /** Stops retrying rebuilds (the index itself is closed by its owner). */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.recovery);
+  }
+
+  /** After a failed write: rebuilds later, with a delay that doubles up to a minute, until it works. */
+  private scheduleRecovery(): void {
+    if (this.recovery !== undefined || this.closed) return;
+    this.recovery = setTimeout(() => {
+      this.recovery = undefined;
+      this.recover().then(
+        () => (this.recoveryDelayMs = 1000),
+        (err: unknown) => {
+          this.logger.error({ err }, "rank index rebuild failed; trying again later");
+          this.recoveryDelayMs = Math.min(this.recoveryDelayMs * 2, 60_000);
+          this.scheduleRecovery();
+        },
+      );
+    }, this.recoveryDelayMs);
+    this.recovery.unref();
+  }
+
+  private async recover(): Promise<void> {
+    if (this.ready) return;
+    // The mark may not have been cleared when the write failed (Redis unreachable, say).
+    await this.index.invalidate?.();
+    await this.rebuild();
   }
 
   /**
@@ -128,32 +192,112 @@ export class RankService implements RankSink {
 
   private async load(onProgress: (done: number, total: number) => void): Promise<void> {
     this.ready = false;
-    this.pending = [];
     this.failed = false;
+    if (this.index.beginRebuild === undefined) return this.loadOwn(onProgress);
+    // A shared index: rebuild it unless another instance is, else wait until that one is done.
+    for (;;) {
+      const rebuild = await this.index.beginRebuild();
+      if (rebuild !== undefined) {
+        try {
+          return await this.loadShared(rebuild, onProgress);
+        } catch (err) {
+          if (!(err instanceof RebuildInterrupted)) throw err;
+          this.logger.warn({ err }, "rank index rebuild interrupted; starting again");
+          continue;
+        }
+      }
+      this.logger.info("rank index being rebuilt by another instance; waiting");
+      await sleep(500);
+      if ((await this.index.isBuilt?.()) === true) {
+        this.ready = true;
+        return;
+      }
+    }
+  }
+
+  /** An in-process index: refilled in place (reads go to PostgreSQL meanwhile). */
+  private async loadOwn(onProgress: (done: number, total: number) => void): Promise<void> {
+    this.pending = [];
     try {
-      await this.index.setBuilt?.(false);
-      await this.fill(onProgress);
+      await this.waitForWritersInFlight();
+      await this.fill(onProgress, async (name) => {
+        await this.index.drop(name);
+        return (keys) =>
+          this.index.upsertMany(
+            name,
+            keys.map((next) => ({ next })),
+          );
+      });
       while (this.pending.length > 0) await this.write(this.pending.splice(0));
-      if (!this.failed) await this.index.setBuilt?.(true);
       this.ready = !this.failed;
     } finally {
       this.pending = undefined;
     }
   }
 
-  private async fill(onProgress: (done: number, total: number) => void): Promise<void> {
+  /** A shared index: new copies filled and swapped in by the index (see RankIndex.beginRebuild). */
+  private async loadShared(rebuild: SharedRebuild, onProgress: (done: number, total: number) => void) {
+    try {
+      await this.waitForWritersInFlight();
+      await this.fill(onProgress, async (name) => {
+        // Even a list with nothing ranked gets a copy (empty), so its live list is replaced.
+        await rebuild.fill(name, []);
+        return (keys) => rebuild.fill(name, keys);
+      });
+      await rebuild.finish();
+      this.ready = !this.failed;
+    } catch (err) {
+      await rebuild.abort().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Waits until every transaction running now has ended. A transaction writes its rank changes
+   * just before it commits: one that wrote before the rebuild started collecting changes (the
+   * pending list, or a shared index's journal) but commits after the rebuild has read past its
+   * entry would otherwise be in neither. Those that start later are collected.
+   */
+  private async waitForWritersInFlight(): Promise<void> {
+    const xids = await this.db.asSystem((tx) =>
+      tx.rows<{ xid: string }>(`SELECT pg_snapshot_xip(pg_current_snapshot())::text AS xid`),
+    );
+    let waited = 0;
+    while (xids.length > 0) {
+      const running = await this.db.asSystem((tx) =>
+        tx.one<{ n: number }>(
+          `SELECT count(*)::int AS n FROM unnest($1::xid8[]) x WHERE pg_xact_status(x) = 'in progress'`,
+          [xids.map((x) => x.xid)],
+        ),
+      );
+      if (running.n === 0) return;
+      if (waited % 10_000 === 0 && waited > 0) {
+        this.logger.info(
+          { transactions: running.n },
+          "rank index rebuild waiting for transactions in flight",
+        );
+      }
+      await sleep(50);
+      waited += 50;
+    }
+  }
+
+  /**
+   * Streams every open board period's ranked entries in rank order to the writer `open` gives for
+   * its list, logging progress.
+   */
+  private async fill(
+    onProgress: (done: number, total: number) => void,
+    open: (list: string) => Promise<(keys: RankKey[]) => Promise<void>>,
+  ): Promise<void> {
     const started = Date.now();
     const lists = await this.openLists();
     const total = lists.reduce((n, l) => n + l.n, 0);
     let done = 0;
     for (const list of lists) {
-      const name = listName(list.leaderboard_id, list.period_key);
-      await this.index.drop(name);
+      const write = await open(listName(list.leaderboard_id, list.period_key));
       for await (const rows of this.pages(list.leaderboard_id, list.period_key)) {
-        await this.index.upsertMany(
-          name,
-          rows.map((r) => ({ next: keyOf(r) })),
-        );
+        await write(rows.map(keyOf));
         done += rows.length;
         this.logger.info({ done, total }, "rebuilding rank index");
         onProgress(done, total);
@@ -181,14 +325,8 @@ export class RankService implements RankSink {
     for (;;) {
       const rows: KeyRow[] = await this.db.asSystem((tx) =>
         tx.rows<KeyRow>(
-          `SELECT leaderboard_id, period_key, user_id, rank_score, reached_at::text AS reached_text,
-                  (extract(epoch FROM reached_at) * 1000)::float8 AS reached_ms
-           FROM leaderboard_entries
-           WHERE leaderboard_id = $1 AND period_key = $2 AND ranked
-             AND ($3::float8 IS NULL OR rank_score < $3::float8
-                  OR (rank_score = $3::float8 AND (reached_at, user_id) > ($4::timestamptz, $5::uuid)))
-           ORDER BY rank_score DESC, reached_at, user_id
-           LIMIT $6`,
+          rankOrderAfter(`leaderboard_id, period_key, user_id, rank_score, reached_at::text AS reached_text,
+                          (extract(epoch FROM reached_at) * 1000)::float8 AS reached_ms`),
           [
             boardId,
             periodKey,

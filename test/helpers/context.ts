@@ -87,6 +87,7 @@ export async function createTestContext(options: TestOptions = {}): Promise<Test
     ownerUrl: database.url,
     async close() {
       await app.close();
+      game.ranks.close();
       await game.ranks.index.close();
       await db.close();
       await database.drop();

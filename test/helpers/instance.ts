@@ -62,6 +62,7 @@ export async function createInstance(
     game,
     async close() {
       await app.close();
+      game.ranks.close();
       await game.ranks.index.close();
       await db.close();
     },

@@ -39,10 +39,54 @@ export interface RankIndex {
   drop(list: string): Promise<void>;
   /**
    * Only for an index other instances share (Redis), which outlives this process: whether it was
-   * fully built from PostgreSQL, so that a starting instance rebuilds it only when it never was
-   * (or after `ludus ranks rebuild` cleared the mark).
+   * fully built from PostgreSQL and nothing has been lost since, so that reads may use it and a
+   * starting instance rebuilds it only when it must.
    */
   isBuilt?(): Promise<boolean>;
-  setBuilt?(built: boolean): Promise<void>;
+  /**
+   * Only for a shared index: marks it not built after a change this instance could not write, so
+   * that every instance answers from PostgreSQL (reads then throw `RankIndexNotBuilt`) until a
+   * rebuild, and a rebuild running meanwhile does not finish on a copy that lacks the change.
+   */
+  invalidate?(): Promise<void>;
+  /**
+   * Only for a shared index: starts a rebuild that fills new copies of the lists while every
+   * instance keeps writing its changes to the live ones (and to a journal the rebuild replays),
+   * then swaps the copies in at once. Undefined when another rebuild holds the lock.
+   */
+  beginRebuild?(): Promise<SharedRebuild | undefined>;
   close(): Promise<void>;
+}
+
+/** A rebuild of a shared index in progress (see `RankIndex.beginRebuild`). */
+export interface SharedRebuild {
+  /** Adds keys to the new copy of a list (the first call for a list starts it empty). */
+  fill(list: string, keys: RankKey[]): Promise<void>;
+  /**
+   * Replays onto the new copies every change made since the rebuild began, swaps them in for the
+   * live lists and marks the index built. Throws if the rebuild lost its lock or the index was
+   * invalidated meanwhile; then nothing is swapped.
+   */
+  finish(): Promise<void>;
+  /** Gives up: the copies and the journal are deleted, the live lists stay as they are. */
+  abort(): Promise<void>;
+}
+
+/** A shared index read while it is not built (being rebuilt, or invalidated): ask PostgreSQL. */
+export class RankIndexNotBuilt extends Error {
+  constructor() {
+    super("the shared rank index is not built");
+    this.name = "RankIndexNotBuilt";
+  }
+}
+
+/**
+ * A shared rebuild that could not finish: it lost its lock (it stalled past the lock's time to
+ * live), or an instance could not write a change meanwhile. Nothing was swapped; start again.
+ */
+export class RebuildInterrupted extends Error {
+  constructor(reason: string) {
+    super(`the rank index rebuild was interrupted: ${reason}`);
+    this.name = "RebuildInterrupted";
+  }
 }

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import { Redis } from "ioredis";
-import { compareKeys, type RankKey } from "./rank-index.ts";
+import { compareKeys, RankIndexNotBuilt, RebuildInterrupted, type RankKey } from "./rank-index.ts";
 import { decodeKey, encodeKey, RedisIndex } from "./redis-index.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -129,6 +129,9 @@ before(async () => {
     throw new Error(`these tests need Redis at ${REDIS_URL} (set REDIS_URL): ${String(error)}`);
   }
   index = new RedisIndex({ url: REDIS_URL, prefix: PREFIX });
+  // Reads need the index marked built: a rebuild of nothing marks it.
+  await (await index.beginRebuild())?.finish();
+  assert.equal(await index.isBuilt(), true);
 });
 
 after(async () => {
@@ -490,6 +493,173 @@ describe("two RedisIndex instances on one list", () => {
     } finally {
       await a.drop(list);
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------- built mark, rebuild
+
+describe("RedisIndex rebuilds and its built mark", () => {
+  /** An index on a prefix of its own, marked built, with `players` entries in `list`. */
+  async function fresh(name: string, players: number) {
+    const prefix = `${PREFIX}${name}:`;
+    const own = new RedisIndex({ url: REDIS_URL, prefix });
+    await (await own.beginRebuild())?.finish();
+    const list = freshList(name);
+    await own.upsertMany(
+      list,
+      Array.from({ length: players }, (_, u) => ({ next: key(u % 7, u, u) })),
+    );
+    return { own, list, prefix };
+  }
+
+  it("refuses reads once invalidated, until a rebuild finishes", async () => {
+    const { own, list } = await fresh("invalidated", 5);
+    try {
+      assert.equal(await own.rank(list, key(0, 0, 0)), 4);
+      await own.invalidate();
+      assert.equal(await own.isBuilt(), false);
+      await assert.rejects(own.rank(list, key(0, 0, 0)), RankIndexNotBuilt);
+      await assert.rejects(own.range(list, 0, 3), RankIndexNotBuilt);
+      await assert.rejects(own.range(list, 0, 0), RankIndexNotBuilt);
+      await assert.rejects(own.size(list), RankIndexNotBuilt);
+      // Writes still go to the live list (an instance that took the change keeps it).
+      await own.upsert(list, key(100, 0, 9));
+      const rebuild = await own.beginRebuild();
+      assert.ok(rebuild);
+      await rebuild.fill(list, [key(1, 1, 1), key(100, 0, 9)]);
+      await rebuild.finish();
+      assert.equal(await own.isBuilt(), true);
+      assert.deepEqual(await own.range(list, 0, 10), [key(100, 0, 9), key(1, 1, 1)]);
+    } finally {
+      await own.drop(list);
+      await own.close();
+    }
+  });
+
+  it("holds one rebuild at a time; an abort swaps nothing and frees the lock", async () => {
+    const { own, list, prefix } = await fresh("lock", 4);
+    const other = new RedisIndex({ url: REDIS_URL, prefix });
+    try {
+      const first = await own.beginRebuild();
+      assert.ok(first);
+      assert.equal(await other.beginRebuild(), undefined, "a second rebuild must wait");
+      await first.fill(list, [key(1, 1, 1)]);
+      await first.abort();
+      assert.equal(await admin.exists(`${prefix}rank-next:${list}`), 0, "the copy is deleted");
+      assert.equal(await admin.zcard(own.keyOf(list)), 4, "the live list is as it was");
+      const second = await other.beginRebuild();
+      assert.ok(second, "the lock is free again");
+      await second.abort();
+    } finally {
+      await own.drop(list);
+      await Promise.all([own.close(), other.close()]);
+    }
+  });
+
+  it("a rebuild that lost its lock, or saw an index invalidated meanwhile, is interrupted", async () => {
+    const { own, list, prefix } = await fresh("interrupted", 3);
+    try {
+      const stalled = await own.beginRebuild();
+      assert.ok(stalled);
+      await admin.del(`${prefix}rank-rebuild`); // as if the lock's time to live ran out
+      await assert.rejects(stalled.fill(list, [key(1, 1, 1)]), RebuildInterrupted);
+      await stalled.abort();
+
+      const overtaken = await own.beginRebuild();
+      assert.ok(overtaken);
+      await overtaken.fill(list, [key(1, 1, 1)]);
+      await own.invalidate();
+      await assert.rejects(overtaken.finish(), RebuildInterrupted);
+      await overtaken.abort();
+      assert.equal(await own.isBuilt(), false);
+      assert.equal(await admin.zcard(own.keyOf(list)), 3, "nothing was swapped in");
+    } finally {
+      await own.drop(list);
+      await own.close();
+    }
+  });
+
+  it("keeps every change other clients write while it fills, whatever the copy saw of them", async () => {
+    // The live list holds players 0–199 at key(0, 0, u). The rebuild's copy is filled from a
+    // snapshot the writers overtake: some players as they were, some as they end up, some twice
+    // (read before and after a move), some missed; meanwhile two other clients move players,
+    // remove some and add new ones, and one list is dropped. After the swap every list must be
+    // exactly the writers' final state.
+    const players = 200;
+    const { own, list, prefix } = await fresh("journal", 0);
+    const writers = [new RedisIndex({ url: REDIS_URL, prefix }), new RedisIndex({ url: REDIS_URL, prefix })];
+    const doomed = freshList("journal-dropped");
+    const newcomer = freshList("journal-new");
+    try {
+      const current = new Map<string, RankKey>();
+      await own.upsertMany(
+        list,
+        Array.from({ length: players }, (_, u) => {
+          current.set(user(u), key(0, 0, u));
+          return { next: key(0, 0, u) };
+        }),
+      );
+      await own.upsert(doomed, key(5, 5, 5));
+      const before = new Map(current);
+
+      const rebuild = await own.beginRebuild();
+      assert.ok(rebuild);
+      await assert.rejects(
+        writers[0]!.rank(list, key(0, 0, 0)),
+        RankIndexNotBuilt,
+        "out of service meanwhile",
+      );
+      const moves = fc.sample(
+        fc.array(fc.tuple(fc.nat(players + 49), fc.integer({ min: -9, max: 9 })), {
+          minLength: 600,
+          maxLength: 600,
+        }),
+        { numRuns: 1, seed: 7 },
+      )[0] as [number, number][];
+      let step = 0;
+      const write = async (writer: RedisIndex, parity: number) => {
+        for (const [u, s] of moves) {
+          if (u % 2 !== parity) continue;
+          const previous = current.get(user(u));
+          step += 1;
+          if (s === 0 && previous !== undefined) {
+            current.delete(user(u));
+            await writer.remove(list, previous);
+          } else {
+            const next = key(s, step, u);
+            current.set(user(u), next);
+            await writer.upsert(list, next, previous);
+          }
+        }
+      };
+      const fill = async () => {
+        // Half the players as they were before, the rest as they are when read (racing the writers).
+        const snapshot = [...before.values()].filter((_, i) => i % 2 === 0);
+        await rebuild.fill(list, snapshot);
+        for (let i = 1; i < players; i += 2) {
+          const now = current.get(user(i));
+          if (now !== undefined) await rebuild.fill(list, [now]);
+          await new Promise((r) => setImmediate(r));
+        }
+        await rebuild.fill(doomed, [key(5, 5, 5)]);
+      };
+      await Promise.all([write(writers[0]!, 0), write(writers[1]!, 1), fill()]);
+      await writers[0]!.drop(doomed);
+      await writers[1]!.upsert(newcomer, key(3, 3, 3));
+      await rebuild.finish();
+
+      assert.equal(await own.isBuilt(), true);
+      const expected = [...current.values()].sort(compareKeys);
+      assert.deepEqual(await own.range(list, 0, players * 2), expected);
+      assert.equal(await own.size(list), expected.length);
+      assert.equal(await own.size(doomed), 0);
+      assert.deepEqual(await own.range(newcomer, 0, 5), [key(3, 3, 3)]);
+      const leftovers = await admin.keys(`${prefix}rank-{next,journal,rebuild}*`);
+      assert.deepEqual(leftovers, [], "the copies, journals and lock are gone");
+    } finally {
+      await Promise.all([own.drop(list), own.drop(newcomer)]);
+      await Promise.all([own.close(), ...writers.map((w) => w.close())]);
     }
   });
 });
