@@ -12,22 +12,17 @@
  *                                  per configuration), BENCH_BATCH (100), BENCH_PGBENCH_SCALE (10),
  *                                  BENCH_CONFIGURATIONS (1,2,3,4), BENCH_FREEZE_TOKENS (1)
  */
-import { execFile } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
-import path from "node:path";
-import { promisify } from "node:util";
 import pg from "pg";
-import { verifyBooks } from "../src/economy/verify.ts";
-import { Definitions } from "../src/engine/definitions.ts";
 import { PasswordHasher } from "../src/identity/passwords.ts";
-import { Database, RUNTIME_ROLE } from "../src/platform/db/database.ts";
 import { AdminApi, SUBSYSTEMS, type Definition, type Subsystem } from "./lib/admin.ts";
 import { DIETGAME_EVENT_TYPES, type EventBodyOptions } from "./lib/event-bodies.ts";
 import { seedStreakHistory, type History } from "./lib/history.ts";
 import { BENCH_ROOT, runLoad, type LoadSpec, type LoadSummary } from "./lib/load.ts";
-import { databaseUrl, quoteIdent, startLudus, withClient, type Ludus } from "./lib/ludus.ts";
+import { startLudus, type Ludus } from "./lib/ludus.ts";
+import { preparePgbench } from "./lib/pgbench.ts";
+import { verifyWithCustomPlans } from "./lib/verify.ts";
 import { cpuByKind, serverCpu, type ServerCpu, type ServerCpuSample } from "./lib/proc-cpu.ts";
 import {
   describeMachine,
@@ -42,8 +37,6 @@ import {
   table,
 } from "./lib/report.ts";
 import { SqlTrace, type StatementStats } from "./lib/sql-trace.ts";
-
-const execFileAsync = promisify(execFile);
 
 // ---------------------------------------------------------------------------------------------- settings
 
@@ -209,70 +202,20 @@ interface PgbenchResult {
   cpu: CpuSplit;
 }
 
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
-}
-
 /**
- * pgbench's default TPC-B-like script on a scratch database of the same server: initialised at
- * BENCH_PGBENCH_SCALE, then run with the same connections and duration, logging every transaction
- * so its percentiles compare with the HTTP ones.
+ * pgbench's default TPC-B-like script on a scratch database of the same server (bench/lib/pgbench.ts):
+ * initialised at BENCH_PGBENCH_SCALE, then run with the same connections and duration, logging
+ * every transaction so its percentiles compare with the HTTP ones.
  */
 async function runPgbench(serverUrl: string, pgCpu: ServerCpu | undefined): Promise<PgbenchResult> {
-  const scratch = `ludus_pgbench_${process.pid}_${randomBytes(4).toString("hex")}`;
-  const url = new URL(databaseUrl(serverUrl, scratch));
-  const password = decodeURIComponent(url.password);
-  url.password = "";
-  // The password goes in the environment, not on a command line other users can read.
-  const env = { ...process.env, PGPASSWORD: password };
-  const logDir = await mkdtemp(path.join(os.tmpdir(), "ludus-pgbench-"));
-  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE ${quoteIdent(scratch)}`));
+  const pgbench = await preparePgbench(serverUrl, PGBENCH_SCALE);
   try {
-    const initStarted = performance.now();
-    await execFileAsync("pgbench", ["-i", "-q", "-s", String(PGBENCH_SCALE), url.toString()], { env });
-    const initSeconds = (performance.now() - initStarted) / 1000;
-    const args = [
-      "-c",
-      String(CONNECTIONS),
-      "-j",
-      String(Math.min(2, CONNECTIONS)),
-      "-T",
-      String(SECONDS),
-      "-n",
-      "-l",
-      `--log-prefix=${path.join(logDir, "pgbench")}`,
-      url.toString(),
-    ];
     const before = sampleCpu(pgCpu);
-    const { stdout } = await execFileAsync("pgbench", args, { env });
+    const run = await pgbench.run(CONNECTIONS, SECONDS);
     const after = sampleCpu(pgCpu);
-    const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1];
-    if (tps === undefined) throw new Error(`could not read tps from pgbench:\n${stdout}`);
-    // Per-transaction log: "client_id transaction_no time script_no time_epoch time_us", time in µs.
-    const latencies: number[] = [];
-    for (const file of await readdir(logDir)) {
-      for (const line of (await readFile(path.join(logDir, file), "utf8")).split("\n")) {
-        const micros = Number(line.split(" ")[2]);
-        if (line !== "" && Number.isFinite(micros)) latencies.push(micros / 1000);
-      }
-    }
-    const sorted = Float64Array.from(latencies).sort();
-    return {
-      tps: Number(tps),
-      transactions: sorted.length,
-      p50: percentile(sorted, 50),
-      p99: percentile(sorted, 99),
-      mean: sorted.reduce((s, v) => s + v, 0) / Math.max(1, sorted.length),
-      initSeconds,
-      cpu: cpuBetween(before, after),
-    };
+    return { ...run, initSeconds: pgbench.initSeconds, cpu: cpuBetween(before, after) };
   } finally {
-    await rm(logDir, { recursive: true, force: true });
-    await withClient(serverUrl, (c) =>
-      c.query(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)} WITH (FORCE)`),
-    );
+    await pgbench.drop();
   }
 }
 
@@ -412,24 +355,7 @@ async function waitForIdle(admin: pg.Client, timeoutMs = 60_000): Promise<number
 }
 
 async function checkBooks(ludus: Ludus, admin: pg.Client): Promise<Books> {
-  // What `ludus verify` does (src/main.ts), on a pool of its own as the runtime role; but with
-  // custom plans: under the runtime pool's generic plans, verifyBooks's "$1 IS NULL OR user_id =
-  // ANY($1)" reads the whole ledger for every 500 players, minutes here (see bench/README.md).
-  const db = new Database(
-    new pg.Pool({
-      connectionString: ludus.adminUrl,
-      max: 2,
-      options: `-c role=${RUNTIME_ROLE} -c plan_cache_mode=force_custom_plan`,
-      application_name: "ludus-bench-verify",
-    }),
-    ludus.logger,
-  );
-  let report: Awaited<ReturnType<typeof verifyBooks>>;
-  try {
-    report = await verifyBooks(db, new Definitions(db, ludus.logger));
-  } finally {
-    await db.close();
-  }
+  const report = await verifyWithCustomPlans(ludus);
   const counts = await admin.query<{
     recorded: number;
     ledger: number;

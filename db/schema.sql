@@ -66,6 +66,38 @@ $$;
 
 
 --
+-- Name: ludus_drop_monthly_partitions(regclass, date); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.ludus_drop_monthly_partitions(parent regclass, before date) RETURNS text[]
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $_$
+DECLARE
+  limit_day date := least(before, date_trunc('month', now())::date);
+  part record;
+  month_start date;
+  dropped text[] := '{}';
+BEGIN
+  IF parent NOT IN ('events'::regclass, 'notifications'::regclass, 'audit_logs'::regclass) THEN
+    RAISE EXCEPTION 'partitions of % are not dropped by retention', parent;
+  END IF;
+  FOR part IN
+    SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = parent AND c.relname ~ ('^' || parent::text || '_y[0-9]{4}m[0-9]{2}$')
+    ORDER BY c.relname
+  LOOP
+    month_start := to_date(right(part.relname, 8), '"y"YYYY"m"MM');
+    IF (month_start + interval '1 month')::date <= limit_day THEN
+      EXECUTE format('DROP TABLE %I', part.relname);
+      dropped := dropped || part.relname::text;
+    END IF;
+  END LOOP;
+  RETURN dropped;
+END $_$;
+
+
+--
 -- Name: ludus_ensure_monthly_partitions(regclass, date, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -105,6 +137,24 @@ CREATE FUNCTION public.ludus_is_system() RETURNS boolean
     AS $$
   SELECT coalesce(current_setting('ludus.system', true), '') = 'on'
 $$;
+
+
+--
+-- Name: ludus_shop_items_guard(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.ludus_shop_items_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  IF NOT ludus_is_system()
+     AND (NEW.stock IS NULL OR OLD.stock IS NULL OR NEW.stock > OLD.stock
+          OR to_jsonb(NEW) - 'stock' IS DISTINCT FROM to_jsonb(OLD) - 'stock') THEN
+    RAISE EXCEPTION 'a player''s transaction may only take stock from a shop item'
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END $$;
 
 
 SET default_tablespace = '';
@@ -260,6 +310,31 @@ CREATE TABLE public.events (
 PARTITION BY RANGE (received_at);
 
 ALTER TABLE ONLY public.events FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: gifts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.gifts (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    key text NOT NULL,
+    name text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    rewards jsonb DEFAULT '[]'::jsonb NOT NULL,
+    items jsonb DEFAULT '[]'::jsonb NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    starts_at timestamp with time zone,
+    ends_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT gifts_check CHECK (((ends_at IS NULL) OR (starts_at IS NULL) OR (ends_at > starts_at))),
+    CONSTRAINT gifts_description_check CHECK ((length(description) <= 1000)),
+    CONSTRAINT gifts_key_check CHECK ((key ~ '^[a-z0-9][a-z0-9_.-]{0,63}$'::text)),
+    CONSTRAINT gifts_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100)))
+);
+
+ALTER TABLE ONLY public.gifts FORCE ROW LEVEL SECURITY;
 
 
 --
@@ -421,6 +496,73 @@ ALTER TABLE ONLY public.login_failures FORCE ROW LEVEL SECURITY;
 
 
 --
+-- Name: notification_preferences; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.notification_preferences (
+    user_id uuid NOT NULL,
+    type text NOT NULL,
+    in_app boolean NOT NULL,
+    email boolean NOT NULL,
+    push boolean NOT NULL,
+    updated_at timestamp with time zone NOT NULL,
+    CONSTRAINT notification_preferences_type_check CHECK ((type ~ '^[a-z][a-z0-9_]{0,49}$'::text))
+);
+
+ALTER TABLE ONLY public.notification_preferences FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: notification_sends; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.notification_sends (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    notification_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    channel text NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone NOT NULL,
+    locked_until timestamp with time zone,
+    last_error text,
+    sent_at timestamp with time zone,
+    created_at timestamp with time zone NOT NULL,
+    CONSTRAINT notification_sends_channel_check CHECK ((channel = ANY (ARRAY['email'::text, 'push'::text]))),
+    CONSTRAINT notification_sends_last_error_check CHECK ((length(last_error) <= 2000)),
+    CONSTRAINT notification_sends_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'sending'::text, 'sent'::text, 'dead'::text])))
+);
+
+ALTER TABLE ONLY public.notification_sends FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: notifications; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.notifications (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    type text NOT NULL,
+    title text NOT NULL,
+    message text DEFAULT ''::text NOT NULL,
+    data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    dedupe_key text NOT NULL,
+    in_app boolean DEFAULT true NOT NULL,
+    read_at timestamp with time zone,
+    created_at timestamp with time zone NOT NULL,
+    expires_at timestamp with time zone,
+    CONSTRAINT notifications_dedupe_key_check CHECK ((length(dedupe_key) <= 300)),
+    CONSTRAINT notifications_message_check CHECK ((length(message) <= 2000)),
+    CONSTRAINT notifications_title_check CHECK (((length(title) >= 1) AND (length(title) <= 255))),
+    CONSTRAINT notifications_type_check CHECK ((type ~ '^[a-z][a-z0-9_]{0,49}$'::text))
+)
+PARTITION BY RANGE (created_at);
+
+ALTER TABLE ONLY public.notifications FORCE ROW LEVEL SECURITY;
+
+
+--
 -- Name: outbox; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -430,7 +572,12 @@ CREATE TABLE public.outbox (
     topic text NOT NULL,
     payload jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    dispatched_at timestamp with time zone
+    dispatched_at timestamp with time zone,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone,
+    last_error text,
+    dead_at timestamp with time zone,
+    CONSTRAINT outbox_last_error_check CHECK ((length(last_error) <= 2000))
 );
 
 ALTER TABLE ONLY public.outbox FORCE ROW LEVEL SECURITY;
@@ -448,6 +595,36 @@ ALTER TABLE public.outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MAXVALUE
     CACHE 1
 );
+
+
+--
+-- Name: purchases; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.purchases (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    item_id uuid NOT NULL,
+    quantity integer NOT NULL,
+    unit_price bigint NOT NULL,
+    total bigint NOT NULL,
+    currency text NOT NULL,
+    status text DEFAULT 'completed'::text NOT NULL,
+    idempotency_key text NOT NULL,
+    ledger_entry_id bigint,
+    created_at timestamp with time zone NOT NULL,
+    refunded_at timestamp with time zone,
+    refund jsonb,
+    CONSTRAINT purchases_check CHECK ((total = (unit_price * quantity))),
+    CONSTRAINT purchases_check1 CHECK (((status = 'refunded'::text) = ((refunded_at IS NOT NULL) AND (refund IS NOT NULL)))),
+    CONSTRAINT purchases_idempotency_key_check CHECK ((length(idempotency_key) <= 200)),
+    CONSTRAINT purchases_quantity_check CHECK ((quantity > 0)),
+    CONSTRAINT purchases_status_check CHECK ((status = ANY (ARRAY['completed'::text, 'refunded'::text]))),
+    CONSTRAINT purchases_total_check CHECK ((total >= 0)),
+    CONSTRAINT purchases_unit_price_check CHECK ((unit_price >= 0))
+);
+
+ALTER TABLE ONLY public.purchases FORCE ROW LEVEL SECURITY;
 
 
 --
@@ -588,6 +765,32 @@ ALTER TABLE ONLY public.rules FORCE ROW LEVEL SECURITY;
 
 
 --
+-- Name: scheduled_jobs; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.scheduled_jobs (
+    name text NOT NULL,
+    interval_ms bigint NOT NULL,
+    last_period_start timestamp with time zone,
+    next_run_at timestamp with time zone NOT NULL,
+    locked_until timestamp with time zone,
+    locked_by text,
+    last_started_at timestamp with time zone,
+    last_finished_at timestamp with time zone,
+    last_result jsonb,
+    last_error text,
+    runs bigint DEFAULT 0 NOT NULL,
+    failures integer DEFAULT 0 NOT NULL,
+    CONSTRAINT scheduled_jobs_interval_ms_check CHECK ((interval_ms > 0)),
+    CONSTRAINT scheduled_jobs_last_error_check CHECK ((length(last_error) <= 2000)),
+    CONSTRAINT scheduled_jobs_locked_by_check CHECK ((length(locked_by) <= 200)),
+    CONSTRAINT scheduled_jobs_name_check CHECK ((name ~ '^[a-z][a-z0-9_.-]{0,63}$'::text))
+);
+
+ALTER TABLE ONLY public.scheduled_jobs FORCE ROW LEVEL SECURITY;
+
+
+--
 -- Name: schema_migrations; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -669,6 +872,42 @@ ALTER TABLE ONLY public.settings FORCE ROW LEVEL SECURITY;
 
 
 --
+-- Name: shop_items; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.shop_items (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    key text NOT NULL,
+    name text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    category text DEFAULT 'general'::text NOT NULL,
+    price bigint NOT NULL,
+    currency text DEFAULT 'coins'::text NOT NULL,
+    item_type text NOT NULL,
+    item_data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    premium boolean DEFAULT false NOT NULL,
+    stock bigint,
+    per_player_limit integer,
+    available_from timestamp with time zone,
+    available_until timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT shop_items_category_check CHECK (((length(category) >= 1) AND (length(category) <= 50))),
+    CONSTRAINT shop_items_check CHECK (((available_until IS NULL) OR (available_from IS NULL) OR (available_until > available_from))),
+    CONSTRAINT shop_items_description_check CHECK ((length(description) <= 1000)),
+    CONSTRAINT shop_items_item_type_check CHECK ((item_type = ANY (ARRAY['recipe'::text, 'avatar'::text, 'badge'::text, 'boost'::text, 'protection'::text, 'freeze'::text, 'consumable'::text]))),
+    CONSTRAINT shop_items_key_check CHECK (((key ~ '^[a-z0-9][a-z0-9_.-]{0,63}$'::text) AND (key !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'::text))),
+    CONSTRAINT shop_items_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT shop_items_per_player_limit_check CHECK ((per_player_limit > 0)),
+    CONSTRAINT shop_items_price_check CHECK (((price >= 0) AND (price <= 1000000000))),
+    CONSTRAINT shop_items_stock_check CHECK ((stock >= 0))
+);
+
+ALTER TABLE ONLY public.shop_items FORCE ROW LEVEL SECURITY;
+
+
+--
 -- Name: streak_definitions; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -745,6 +984,80 @@ CREATE TABLE public.user_achievements (
 );
 
 ALTER TABLE ONLY public.user_achievements FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: user_boosts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.user_boosts (
+    id bigint NOT NULL,
+    user_id uuid NOT NULL,
+    item_id uuid NOT NULL,
+    currency text NOT NULL,
+    multiplier double precision NOT NULL,
+    starts_at timestamp with time zone NOT NULL,
+    ends_at timestamp with time zone NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT user_boosts_check CHECK ((ends_at > starts_at)),
+    CONSTRAINT user_boosts_multiplier_check CHECK (((multiplier > (1)::double precision) AND (multiplier <= (10)::double precision)))
+);
+
+ALTER TABLE ONLY public.user_boosts FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: user_boosts_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.user_boosts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.user_boosts_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: user_gifts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.user_gifts (
+    user_id uuid NOT NULL,
+    gift_id uuid NOT NULL,
+    claimed_at timestamp with time zone NOT NULL,
+    result jsonb NOT NULL
+);
+
+ALTER TABLE ONLY public.user_gifts FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: user_inventory; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.user_inventory (
+    user_id uuid NOT NULL,
+    item_id uuid NOT NULL,
+    quantity bigint DEFAULT 0 NOT NULL,
+    purchased bigint DEFAULT 0 NOT NULL,
+    granted bigint DEFAULT 0 NOT NULL,
+    used bigint DEFAULT 0 NOT NULL,
+    equipped boolean DEFAULT false NOT NULL,
+    first_acquired_at timestamp with time zone NOT NULL,
+    last_used_at timestamp with time zone,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT user_inventory_balanced CHECK ((quantity = ((purchased + granted) - used))),
+    CONSTRAINT user_inventory_granted_check CHECK ((granted >= 0)),
+    CONSTRAINT user_inventory_purchased_check CHECK ((purchased >= 0)),
+    CONSTRAINT user_inventory_quantity_check CHECK ((quantity >= 0)),
+    CONSTRAINT user_inventory_used_check CHECK ((used >= 0))
+);
+
+ALTER TABLE ONLY public.user_inventory FORCE ROW LEVEL SECURITY;
 
 
 --
@@ -927,6 +1240,76 @@ ALTER TABLE ONLY public.wallets FORCE ROW LEVEL SECURITY;
 
 
 --
+-- Name: webhook_attempts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_attempts (
+    delivery_id uuid NOT NULL,
+    attempt integer NOT NULL,
+    attempted_at timestamp with time zone NOT NULL,
+    status_code integer,
+    duration_ms integer NOT NULL,
+    ok boolean NOT NULL,
+    error text,
+    CONSTRAINT webhook_attempts_error_check CHECK ((length(error) <= 2000))
+);
+
+ALTER TABLE ONLY public.webhook_attempts FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: webhook_deliveries; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_deliveries (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    endpoint_id uuid NOT NULL,
+    outbox_id bigint NOT NULL,
+    user_id uuid NOT NULL,
+    event_id uuid NOT NULL,
+    event_type text NOT NULL,
+    payload jsonb NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone NOT NULL,
+    locked_until timestamp with time zone,
+    last_status_code integer,
+    last_error text,
+    delivered_at timestamp with time zone,
+    created_at timestamp with time zone NOT NULL,
+    CONSTRAINT webhook_deliveries_last_error_check CHECK ((length(last_error) <= 2000)),
+    CONSTRAINT webhook_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'sending'::text, 'delivered'::text, 'dead'::text])))
+);
+
+ALTER TABLE ONLY public.webhook_deliveries FORCE ROW LEVEL SECURITY;
+
+
+--
+-- Name: webhook_endpoints; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_endpoints (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    url text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    event_types text[] NOT NULL,
+    secret text NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    consecutive_failures integer DEFAULT 0 NOT NULL,
+    disabled_at timestamp with time zone,
+    disabled_reason text,
+    created_at timestamp with time zone NOT NULL,
+    updated_at timestamp with time zone NOT NULL,
+    CONSTRAINT webhook_endpoints_description_check CHECK ((length(description) <= 500)),
+    CONSTRAINT webhook_endpoints_disabled_reason_check CHECK ((length(disabled_reason) <= 500)),
+    CONSTRAINT webhook_endpoints_event_types_check CHECK (((cardinality(event_types) >= 1) AND (cardinality(event_types) <= 50))),
+    CONSTRAINT webhook_endpoints_url_check CHECK (((url ~ '^https?://'::text) AND (length(url) <= 2000)))
+);
+
+ALTER TABLE ONLY public.webhook_endpoints FORCE ROW LEVEL SECURITY;
+
+
+--
 -- Name: schema_migrations id; Type: DEFAULT; Schema: public; Owner: -
 --
 
@@ -1006,6 +1389,22 @@ ALTER TABLE ONLY public.events
 
 
 --
+-- Name: gifts gifts_key_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.gifts
+    ADD CONSTRAINT gifts_key_key UNIQUE (key);
+
+
+--
+-- Name: gifts gifts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.gifts
+    ADD CONSTRAINT gifts_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: idempotency_keys idempotency_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1070,11 +1469,67 @@ ALTER TABLE ONLY public.login_failures
 
 
 --
+-- Name: notification_preferences notification_preferences_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.notification_preferences
+    ADD CONSTRAINT notification_preferences_pkey PRIMARY KEY (user_id, type);
+
+
+--
+-- Name: notification_sends notification_sends_notification_id_channel_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.notification_sends
+    ADD CONSTRAINT notification_sends_notification_id_channel_key UNIQUE (notification_id, channel);
+
+
+--
+-- Name: notification_sends notification_sends_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.notification_sends
+    ADD CONSTRAINT notification_sends_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: notifications notifications_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.notifications
+    ADD CONSTRAINT notifications_pkey PRIMARY KEY (id, created_at);
+
+
+--
+-- Name: notifications notifications_user_id_dedupe_key_created_at_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.notifications
+    ADD CONSTRAINT notifications_user_id_dedupe_key_created_at_key UNIQUE (user_id, dedupe_key, created_at);
+
+
+--
 -- Name: outbox outbox_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.outbox
     ADD CONSTRAINT outbox_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: purchases purchases_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.purchases
+    ADD CONSTRAINT purchases_pkey PRIMARY KEY (user_id, id);
+
+
+--
+-- Name: purchases purchases_user_id_idempotency_key_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.purchases
+    ADD CONSTRAINT purchases_user_id_idempotency_key_key UNIQUE (user_id, idempotency_key);
 
 
 --
@@ -1150,6 +1605,14 @@ ALTER TABLE ONLY public.rules
 
 
 --
+-- Name: scheduled_jobs scheduled_jobs_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.scheduled_jobs
+    ADD CONSTRAINT scheduled_jobs_pkey PRIMARY KEY (name);
+
+
+--
 -- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1171,6 +1634,22 @@ ALTER TABLE ONLY public.sessions
 
 ALTER TABLE ONLY public.settings
     ADD CONSTRAINT settings_pkey PRIMARY KEY (key);
+
+
+--
+-- Name: shop_items shop_items_key_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.shop_items
+    ADD CONSTRAINT shop_items_key_key UNIQUE (key);
+
+
+--
+-- Name: shop_items shop_items_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.shop_items
+    ADD CONSTRAINT shop_items_pkey PRIMARY KEY (id);
 
 
 --
@@ -1203,6 +1682,30 @@ ALTER TABLE ONLY public.streak_protections
 
 ALTER TABLE ONLY public.user_achievements
     ADD CONSTRAINT user_achievements_pkey PRIMARY KEY (user_id, achievement_id);
+
+
+--
+-- Name: user_boosts user_boosts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_boosts
+    ADD CONSTRAINT user_boosts_pkey PRIMARY KEY (user_id, id);
+
+
+--
+-- Name: user_gifts user_gifts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_gifts
+    ADD CONSTRAINT user_gifts_pkey PRIMARY KEY (user_id, gift_id);
+
+
+--
+-- Name: user_inventory user_inventory_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_inventory
+    ADD CONSTRAINT user_inventory_pkey PRIMARY KEY (user_id, item_id);
 
 
 --
@@ -1275,6 +1778,38 @@ ALTER TABLE ONLY public.users
 
 ALTER TABLE ONLY public.wallets
     ADD CONSTRAINT wallets_pkey PRIMARY KEY (user_id, currency);
+
+
+--
+-- Name: webhook_attempts webhook_attempts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_attempts
+    ADD CONSTRAINT webhook_attempts_pkey PRIMARY KEY (delivery_id, attempt);
+
+
+--
+-- Name: webhook_deliveries webhook_deliveries_endpoint_id_outbox_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_endpoint_id_outbox_id_key UNIQUE (endpoint_id, outbox_id);
+
+
+--
+-- Name: webhook_deliveries webhook_deliveries_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: webhook_endpoints webhook_endpoints_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_endpoints
+    ADD CONSTRAINT webhook_endpoints_pkey PRIMARY KEY (id);
 
 
 --
@@ -1362,10 +1897,59 @@ CREATE INDEX ledger_entries_wallet_idx ON ONLY public.ledger_entries USING btree
 
 
 --
+-- Name: notification_sends_due_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX notification_sends_due_idx ON public.notification_sends USING btree (next_attempt_at) WHERE (status = ANY (ARRAY['pending'::text, 'sending'::text]));
+
+
+--
+-- Name: notifications_unread_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX notifications_unread_idx ON ONLY public.notifications USING btree (user_id, created_at DESC, id DESC) WHERE ((read_at IS NULL) AND in_app);
+
+
+--
+-- Name: notifications_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX notifications_user_idx ON ONLY public.notifications USING btree (user_id, created_at DESC, id DESC);
+
+
+--
+-- Name: outbox_dead_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX outbox_dead_idx ON public.outbox USING btree (id) WHERE (dead_at IS NOT NULL);
+
+
+--
 -- Name: outbox_pending_idx; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX outbox_pending_idx ON public.outbox USING btree (id) WHERE (dispatched_at IS NULL);
+
+
+--
+-- Name: outbox_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX outbox_user_idx ON public.outbox USING btree (user_id, id);
+
+
+--
+-- Name: purchases_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX purchases_id_idx ON public.purchases USING btree (id);
+
+
+--
+-- Name: purchases_user_created_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX purchases_user_created_idx ON public.purchases USING btree (user_id, created_at DESC, id DESC);
 
 
 --
@@ -1397,6 +1981,20 @@ CREATE INDEX sessions_user_idx ON public.sessions USING btree (user_id, created_
 
 
 --
+-- Name: shop_items_catalogue_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX shop_items_catalogue_idx ON public.shop_items USING btree (category, price, key) WHERE active;
+
+
+--
+-- Name: user_boosts_user_ends_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX user_boosts_user_ends_idx ON public.user_boosts USING btree (user_id, ends_at);
+
+
+--
 -- Name: user_quests_user_expires_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1422,6 +2020,34 @@ CREATE UNIQUE INDEX users_email_key ON public.users USING btree (lower(email));
 --
 
 CREATE UNIQUE INDEX users_username_key ON public.users USING btree (lower(username));
+
+
+--
+-- Name: webhook_deliveries_due_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_due_idx ON public.webhook_deliveries USING btree (next_attempt_at) WHERE (status = ANY (ARRAY['pending'::text, 'sending'::text]));
+
+
+--
+-- Name: webhook_deliveries_endpoint_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_endpoint_idx ON public.webhook_deliveries USING btree (endpoint_id, created_at DESC, id DESC);
+
+
+--
+-- Name: webhook_deliveries_open_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_open_idx ON public.webhook_deliveries USING btree (endpoint_id, user_id, outbox_id) WHERE (status = ANY (ARRAY['pending'::text, 'sending'::text]));
+
+
+--
+-- Name: shop_items shop_items_guard; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER shop_items_guard BEFORE UPDATE ON public.shop_items FOR EACH ROW EXECUTE FUNCTION public.ludus_shop_items_guard();
 
 
 --
@@ -1470,6 +2096,46 @@ ALTER TABLE ONLY public.leaderboard_periods
 
 ALTER TABLE ONLY public.leaderboard_snapshots
     ADD CONSTRAINT leaderboard_snapshots_leaderboard_id_fkey FOREIGN KEY (leaderboard_id) REFERENCES public.leaderboards(id) ON DELETE CASCADE;
+
+
+--
+-- Name: notification_preferences notification_preferences_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.notification_preferences
+    ADD CONSTRAINT notification_preferences_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: notification_sends notification_sends_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.notification_sends
+    ADD CONSTRAINT notification_sends_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: notifications notifications_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.notifications
+    ADD CONSTRAINT notifications_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: purchases purchases_item_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.purchases
+    ADD CONSTRAINT purchases_item_id_fkey FOREIGN KEY (item_id) REFERENCES public.shop_items(id);
+
+
+--
+-- Name: purchases purchases_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.purchases
+    ADD CONSTRAINT purchases_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 
 --
@@ -1537,6 +2203,14 @@ ALTER TABLE ONLY public.sessions
 
 
 --
+-- Name: shop_items shop_items_currency_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.shop_items
+    ADD CONSTRAINT shop_items_currency_fkey FOREIGN KEY (currency) REFERENCES public.currencies(code);
+
+
+--
 -- Name: streak_definitions streak_definitions_freeze_currency_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1574,6 +2248,62 @@ ALTER TABLE ONLY public.user_achievements
 
 ALTER TABLE ONLY public.user_achievements
     ADD CONSTRAINT user_achievements_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: user_boosts user_boosts_currency_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_boosts
+    ADD CONSTRAINT user_boosts_currency_fkey FOREIGN KEY (currency) REFERENCES public.currencies(code);
+
+
+--
+-- Name: user_boosts user_boosts_item_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_boosts
+    ADD CONSTRAINT user_boosts_item_id_fkey FOREIGN KEY (item_id) REFERENCES public.shop_items(id);
+
+
+--
+-- Name: user_boosts user_boosts_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_boosts
+    ADD CONSTRAINT user_boosts_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: user_gifts user_gifts_gift_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_gifts
+    ADD CONSTRAINT user_gifts_gift_id_fkey FOREIGN KEY (gift_id) REFERENCES public.gifts(id);
+
+
+--
+-- Name: user_gifts user_gifts_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_gifts
+    ADD CONSTRAINT user_gifts_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: user_inventory user_inventory_item_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_inventory
+    ADD CONSTRAINT user_inventory_item_id_fkey FOREIGN KEY (item_id) REFERENCES public.shop_items(id);
+
+
+--
+-- Name: user_inventory user_inventory_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_inventory
+    ADD CONSTRAINT user_inventory_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 
 --
@@ -1673,6 +2403,22 @@ ALTER TABLE ONLY public.wallets
 
 
 --
+-- Name: webhook_attempts webhook_attempts_delivery_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_attempts
+    ADD CONSTRAINT webhook_attempts_delivery_id_fkey FOREIGN KEY (delivery_id) REFERENCES public.webhook_deliveries(id) ON DELETE CASCADE;
+
+
+--
+-- Name: webhook_deliveries webhook_deliveries_endpoint_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES public.webhook_endpoints(id) ON DELETE CASCADE;
+
+
+--
 -- Name: achievements; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -1769,6 +2515,26 @@ ALTER TABLE public.events ENABLE ROW LEVEL SECURITY;
 --
 
 CREATE POLICY events_owner ON public.events USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
+-- Name: gifts; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.gifts ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: gifts gifts_read; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY gifts_read ON public.gifts FOR SELECT USING (true);
+
+
+--
+-- Name: gifts gifts_write; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY gifts_write ON public.gifts USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
 
 
 --
@@ -1912,6 +2678,45 @@ CREATE POLICY login_failures_system ON public.login_failures USING (public.ludus
 
 
 --
+-- Name: notification_preferences; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.notification_preferences ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: notification_preferences notification_preferences_owner; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY notification_preferences_owner ON public.notification_preferences USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
+-- Name: notification_sends; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.notification_sends ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: notification_sends notification_sends_system; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY notification_sends_system ON public.notification_sends USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
+
+
+--
+-- Name: notifications; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.notifications ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: notifications notifications_owner; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY notifications_owner ON public.notifications USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
 -- Name: outbox; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -1922,6 +2727,19 @@ ALTER TABLE public.outbox ENABLE ROW LEVEL SECURITY;
 --
 
 CREATE POLICY outbox_owner ON public.outbox USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
+-- Name: purchases; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.purchases ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: purchases purchases_owner; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY purchases_owner ON public.purchases USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
 
 
 --
@@ -2031,6 +2849,19 @@ CREATE POLICY rules_write ON public.rules USING (public.ludus_is_system()) WITH 
 
 
 --
+-- Name: scheduled_jobs; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.scheduled_jobs ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: scheduled_jobs scheduled_jobs_system; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY scheduled_jobs_system ON public.scheduled_jobs USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
+
+
+--
 -- Name: sessions; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -2054,6 +2885,33 @@ ALTER TABLE public.settings ENABLE ROW LEVEL SECURITY;
 --
 
 CREATE POLICY settings_system ON public.settings USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
+
+
+--
+-- Name: shop_items; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.shop_items ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: shop_items shop_items_read; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY shop_items_read ON public.shop_items FOR SELECT USING (true);
+
+
+--
+-- Name: shop_items shop_items_take_stock; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY shop_items_take_stock ON public.shop_items FOR UPDATE USING ((stock IS NOT NULL)) WITH CHECK ((stock >= 0));
+
+
+--
+-- Name: shop_items shop_items_write; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY shop_items_write ON public.shop_items USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
 
 
 --
@@ -2100,6 +2958,45 @@ ALTER TABLE public.user_achievements ENABLE ROW LEVEL SECURITY;
 --
 
 CREATE POLICY user_achievements_owner ON public.user_achievements USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
+-- Name: user_boosts; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.user_boosts ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_boosts user_boosts_owner; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY user_boosts_owner ON public.user_boosts USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
+-- Name: user_gifts; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.user_gifts ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_gifts user_gifts_owner; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY user_gifts_owner ON public.user_gifts USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
+-- Name: user_inventory; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.user_inventory ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_inventory user_inventory_owner; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY user_inventory_owner ON public.user_inventory USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
 
 
 --
@@ -2217,6 +3114,45 @@ ALTER TABLE public.wallets ENABLE ROW LEVEL SECURITY;
 --
 
 CREATE POLICY wallets_owner ON public.wallets USING (((user_id = public.ludus_acting_user()) OR public.ludus_is_system())) WITH CHECK (((user_id = public.ludus_acting_user()) OR public.ludus_is_system()));
+
+
+--
+-- Name: webhook_attempts; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.webhook_attempts ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: webhook_attempts webhook_attempts_system; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY webhook_attempts_system ON public.webhook_attempts USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
+
+
+--
+-- Name: webhook_deliveries; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.webhook_deliveries ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: webhook_deliveries webhook_deliveries_system; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY webhook_deliveries_system ON public.webhook_deliveries USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
+
+
+--
+-- Name: webhook_endpoints; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.webhook_endpoints ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: webhook_endpoints webhook_endpoints_system; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY webhook_endpoints_system ON public.webhook_endpoints USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
 
 
 --

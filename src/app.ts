@@ -4,6 +4,7 @@ import helmet from "@fastify/helmet";
 import rateLimit from "@fastify/rate-limit";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Logger } from "pino";
 import { achievementRoutes } from "./achievements/achievements.routes.ts";
 import { auditRoutes } from "./audit/audit.routes.ts";
 import type { Config } from "./config.ts";
@@ -15,6 +16,8 @@ import { userRoutes } from "./identity/users.routes.ts";
 import { definitionRoutes } from "./engine/definitions.routes.ts";
 import { eventRoutes } from "./engine/events.routes.ts";
 import type { Game } from "./engine/index.ts";
+import { shopAdminRoutes } from "./economy/shop-admin.routes.ts";
+import { shopRoutes } from "./economy/shop.routes.ts";
 import { walletRoutes } from "./economy/wallet.routes.ts";
 import type { Clock } from "./platform/clock.ts";
 import type { Database } from "./platform/db/database.ts";
@@ -28,6 +31,8 @@ import { leaderboardRoutes } from "./leaderboards/leaderboards.routes.ts";
 import { questRoutes } from "./quests/quests.routes.ts";
 import { streakRoutes } from "./streaks/streaks.routes.ts";
 import { VERSION } from "./version.ts";
+import { createDelivery, type Delivery } from "./delivery/index.ts";
+import { deliveryRoutes } from "./delivery/routes.ts";
 
 export interface AppDeps {
   config: Pick<Config, "trustProxy" | "corsOrigins" | "authRateLimitPerMinute" | "events">;
@@ -36,6 +41,8 @@ export interface AppDeps {
   identity: Identity;
   game: Game;
   logger: FastifyBaseLogger;
+  /** Webhooks, notifications, the stream; made here (its loops not started) when not given. */
+  delivery?: Delivery;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -101,5 +108,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(streakRoutes, { streaks: game.streaks, guards });
   await app.register(questRoutes, { quests: game.quests, guards });
   await app.register(leaderboardRoutes, { leaderboards: game.leaderboards, guards });
+  const economy = { shop: game.shop, inventory: game.inventory, gifts: game.gifts, guards };
+  await app.register(shopRoutes, economy);
+  await app.register(shopAdminRoutes, economy);
+  const delivery = deps.delivery ?? createDelivery(db, clock, deps.logger as unknown as Logger);
+  await app.register(deliveryRoutes, { delivery, guards, tokens: identity.tokens });
   return app;
 }

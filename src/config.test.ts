@@ -41,6 +41,17 @@ describe("loadConfig", () => {
       corsOrigins: [],
       logLevel: "info",
       redisUrl: undefined,
+      jobs: {
+        streakReminderWindowMs: 4 * 3_600_000,
+        streakReminderEveryMs: 15 * 60_000,
+        retentionMonths: { events: 12, notifications: 6, audit_logs: 0 },
+        partitionsAhead: 4,
+      },
+      delivery: {
+        pollIntervalMs: 200,
+        webhooks: { maxAttempts: 12, disableAfter: 50, timeoutMs: 10000 },
+        notifications: { email: undefined, push: undefined },
+      },
     });
   });
 

@@ -1,6 +1,8 @@
 import path from "node:path";
 import { Type, type Static } from "typebox";
 import { Value } from "typebox/value";
+import type { DeliveryOverrides } from "./delivery/index.ts";
+import type { JobSettings } from "./scheduler/jobs.ts";
 
 /**
  * Everything Ludus reads from the environment, validated once at boot. A bad value stops the
@@ -30,6 +32,18 @@ const EnvSchema = Type.Object({
   LUDUS_EVENT_FUTURE_SKEW_SECONDS: Type.Integer({ minimum: 0, maximum: 3600, default: 300 }),
   LUDUS_EVENTS_RATE_LIMIT: Type.Integer({ minimum: 1, maximum: 1000000, default: 120 }),
   REDIS_URL: Type.Optional(Type.String({ pattern: "^rediss?://" })),
+  LUDUS_DELIVERY_POLL_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 200 }),
+  LUDUS_WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 12 }),
+  LUDUS_WEBHOOK_DISABLE_AFTER: Type.Integer({ minimum: 1, maximum: 100000, default: 50 }),
+  LUDUS_WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 10000 }),
+  LUDUS_SMTP_URL: Type.Optional(Type.String({ pattern: "^smtps?://" })),
+  LUDUS_SMTP_FROM: Type.String({ minLength: 3, maxLength: 300, default: "Ludus <ludus@localhost>" }),
+  LUDUS_PUSH_URL: Type.Optional(Type.String({ pattern: "^https?://" })),
+  LUDUS_PUSH_TOKEN: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
+  LUDUS_STREAK_REMINDER_HOURS: Type.Integer({ minimum: 0, maximum: 168, default: 4 }),
+  LUDUS_RETENTION_EVENTS_MONTHS: Type.Integer({ minimum: 0, maximum: 1200, default: 12 }),
+  LUDUS_RETENTION_NOTIFICATIONS_MONTHS: Type.Integer({ minimum: 0, maximum: 1200, default: 6 }),
+  LUDUS_RETENTION_AUDIT_MONTHS: Type.Integer({ minimum: 0, maximum: 1200, default: 0 }),
   LUDUS_TRUST_PROXY: Type.Boolean({ default: false }),
   LUDUS_CORS_ORIGINS: Type.String({ default: "" }),
   LOG_LEVEL: Type.Enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { default: "info" }),
@@ -62,6 +76,10 @@ export interface Config {
   logLevel: string;
   /** Redis for the shared rank index (several instances); unset means an index in this process. */
   redisUrl: string | undefined;
+  /** Outbox dispatch, webhooks, notifications (src/delivery). */
+  delivery: DeliveryOverrides;
+  /** The scheduler's jobs: streak reminders, retention (src/scheduler). */
+  jobs: JobSettings;
 }
 
 export class ConfigError extends Error {
@@ -88,7 +106,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       errors.map((e) => {
         const name = e.instancePath.replace(/^\//, "") || "environment";
         // Never echo secrets (passwords, keys, connection strings with credentials) into logs.
-        const shown = /PASSWORD|SECRET|_URL$/.test(name) ? "(hidden)" : JSON.stringify(raw[name] ?? null);
+        const shown = /PASSWORD|SECRET|_TOKEN$|_URL$/.test(name)
+          ? "(hidden)"
+          : JSON.stringify(raw[name] ?? null);
         return `  ${name}=${shown}: ${e.message}`;
       }),
     );
@@ -138,5 +158,33 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       .filter((s) => s.length > 0),
     logLevel: env.LOG_LEVEL,
     redisUrl: env.REDIS_URL,
+    jobs: {
+      streakReminderWindowMs: env.LUDUS_STREAK_REMINDER_HOURS * 3_600_000,
+      streakReminderEveryMs: 15 * 60_000,
+      retentionMonths: {
+        events: env.LUDUS_RETENTION_EVENTS_MONTHS,
+        notifications: env.LUDUS_RETENTION_NOTIFICATIONS_MONTHS,
+        audit_logs: env.LUDUS_RETENTION_AUDIT_MONTHS,
+      },
+      partitionsAhead: 4,
+    },
+    delivery: {
+      pollIntervalMs: env.LUDUS_DELIVERY_POLL_MS,
+      webhooks: {
+        maxAttempts: env.LUDUS_WEBHOOK_MAX_ATTEMPTS,
+        disableAfter: env.LUDUS_WEBHOOK_DISABLE_AFTER,
+        timeoutMs: env.LUDUS_WEBHOOK_TIMEOUT_MS,
+      },
+      notifications: {
+        email:
+          env.LUDUS_SMTP_URL === undefined
+            ? undefined
+            : { url: env.LUDUS_SMTP_URL, from: env.LUDUS_SMTP_FROM },
+        push:
+          env.LUDUS_PUSH_URL === undefined
+            ? undefined
+            : { url: env.LUDUS_PUSH_URL, token: env.LUDUS_PUSH_TOKEN },
+      },
+    },
   };
 }

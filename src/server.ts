@@ -8,12 +8,12 @@ import { createGame, type Game } from "./engine/index.ts";
 import { API_KEYS_CHANGED } from "./identity/api-keys.ts";
 import { createIdentity } from "./identity/index.ts";
 import { systemClock } from "./platform/clock.ts";
-import { ensurePartitions, openDatabase } from "./platform/db/connect.ts";
+import { openDatabase } from "./platform/db/connect.ts";
 import { resolveJwtSecret } from "./platform/secrets.ts";
-import { closeDuePeriods } from "./leaderboards/period-close.ts";
 import { RedisIndex } from "./leaderboards/rank-index/redis-index.ts";
-
-const DAY_MS = 24 * 60 * 60 * 1000;
+import { createDelivery, type Delivery } from "./delivery/index.ts";
+import { ludusJobs } from "./scheduler/jobs.ts";
+import { Scheduler } from "./scheduler/scheduler.ts";
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -26,6 +26,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const database = await openDatabase(config, logger);
   let app: FastifyInstance | undefined;
   let game: Game | undefined;
+  let delivery: Delivery | undefined;
   try {
     const { db } = database;
     const identity = createIdentity(db, systemClock, config, await resolveJwtSecret(db, config.jwtSecret));
@@ -47,29 +48,33 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     // Until the rank index is filled, ranks are answered from PostgreSQL.
     const ranks = game.ranks;
     ranks.start().catch((err: unknown) => logger.error({ err }, "rank index rebuild failed"));
-    app = await buildApp({ config, db, clock: systemClock, identity, game, logger });
+    delivery = createDelivery(db, systemClock, logger, config.delivery);
+    // The realtime stream hears every instance's dispatcher on its own connection.
+    await delivery.stream.listen(database.runtime.url, database.runtime.switchRole);
+    app = await buildApp({ config, db, clock: systemClock, identity, game, logger, delivery });
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
     await app?.close();
+    await delivery?.stop();
     await game?.definitions.close();
     await database.close();
     throw error;
   }
 
-  // Partition upkeep until the scheduler owns it: once a day, a few months ahead.
-  const upkeep = setInterval(() => {
-    ensurePartitions(database.db).catch((err: unknown) => logger.error({ err }, "partition upkeep failed"));
-  }, DAY_MS);
-  upkeep.unref();
-  // Leaderboard periods that ended (also while Ludus was stopped) are closed now and every minute.
+  // Recurring jobs, once across instances (scheduled_jobs): quest assignment, streak reminders,
+  // leaderboard period close, partitions ahead, retention. Missed periods are caught up at once.
   const ranks = game.ranks;
-  const closePeriods = () =>
-    closeDuePeriods(database.db, ranks, systemClock.now(), logger).catch((err: unknown) =>
-      logger.error({ err }, "closing leaderboard periods failed"),
-    );
-  void closePeriods();
-  const closer = setInterval(() => void closePeriods(), 60_000);
-  closer.unref();
+  const scheduler = new Scheduler(
+    database.db,
+    systemClock,
+    logger,
+    ludusJobs({ db: database.db, game, notifications: delivery.notifications, logger }, config.jobs),
+  );
+  scheduler.start();
+
+  // Outbox dispatch, webhook and notification sending, until stop() (they catch up on start).
+  const deliveryLoops = delivery;
+  deliveryLoops.start();
 
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.port;
@@ -81,9 +86,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     app: running,
     url,
     async stop() {
-      clearInterval(upkeep);
-      clearInterval(closer);
+      await scheduler.stop();
       await running.close();
+      await deliveryLoops.stop();
       await definitions.close();
       ranks.close();
       await ranks.index.close();

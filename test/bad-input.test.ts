@@ -265,6 +265,16 @@ const GAME_TABLES = [
   "leaderboard_entries",
   "leaderboard_periods",
   "leaderboard_snapshots",
+  "shop_items",
+  "user_inventory",
+  "purchases",
+  "user_boosts",
+  "gifts",
+  "user_gifts",
+  "notifications",
+  "notification_preferences",
+  "webhook_endpoints",
+  "webhook_deliveries",
 ];
 
 async function snapshot(ctx: TestContext) {
@@ -315,6 +325,7 @@ test("every documented route refuses bad input with a 4xx problem and changes no
       "questlog",
       "prodev",
       "leaderboards",
+      "dietgame-shop",
     ],
   });
   t.after(() => ctx.close());

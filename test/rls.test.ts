@@ -33,8 +33,23 @@ const OWNER_COLUMN: Record<string, string> = {
   user_streak_milestones: "user_id",
   streak_protections: "user_id",
   user_quests: "user_id",
+  notifications: "user_id",
+  notification_preferences: "user_id",
+  user_inventory: "user_id",
+  purchases: "user_id",
+  user_boosts: "user_id",
+  user_gifts: "user_id",
 };
-const SYSTEM_ONLY = ["api_keys", "login_failures", "settings"];
+const SYSTEM_ONLY = [
+  "webhook_endpoints",
+  "webhook_deliveries",
+  "webhook_attempts",
+  "notification_sends",
+  "scheduled_jobs",
+  "api_keys",
+  "login_failures",
+  "settings",
+];
 // Shared definitions: everyone reads them, only system transactions write them.
 const DEFINITIONS = [
   "currencies",
@@ -46,6 +61,8 @@ const DEFINITIONS = [
   "quest_pools",
   "quest_templates",
   "leaderboards",
+  "shop_items",
+  "gifts",
 ];
 // Leaderboards are public: everyone reads them; only the owner's (entries) or system transactions write.
 const PUBLIC = ["leaderboard_entries", "leaderboard_periods", "leaderboard_snapshots"];
@@ -53,8 +70,8 @@ const PUBLIC = ["leaderboard_entries", "leaderboard_periods", "leaderboard_snaps
 describe("row-level security", () => {
   let ctx: TestContext;
   let client: pg.Client;
-  let a: { id: string };
-  let b: { id: string };
+  let a: { id: string; accessToken: string };
+  let b: { id: string; accessToken: string };
 
   before(async () => {
     ctx = await createTestContext({
@@ -65,7 +82,10 @@ describe("row-level security", () => {
         "questlog",
         "prodev",
         "leaderboards",
+        "dietgame-shop",
       ],
+      // Push to a closed port: the sends exist (and fail), which is all RLS needs.
+      delivery: { notifications: { push: { url: "http://127.0.0.1:9/push", token: undefined } } },
     });
     a = await registerPlayer(ctx.app);
     b = await registerPlayer(ctx.app);
@@ -101,6 +121,63 @@ describe("row-level security", () => {
       });
       assert.equal(protection.statusCode, 201, protection.body);
     }
+    // The shop: coins, a purchase (inventory, purchase), a boost used, the welcome gift claimed.
+    const stocked = await ctx.app.inject({
+      method: "POST",
+      url: "/v1/admin/shop-items",
+      headers: { authorization: `Bearer ${admin.accessToken}` },
+      payload: { key: "rls-stocked", name: "Stocked", price: 1, type: "consumable", stock: 5 },
+    });
+    assert.equal(stocked.statusCode, 201, stocked.body);
+    for (const who of [a, b]) {
+      const player = { authorization: `Bearer ${who.accessToken}` };
+      const steps = [
+        () =>
+          ctx.app.inject({
+            method: "POST",
+            url: `/v1/admin/users/${who.id}/adjustments`,
+            headers: { authorization: `Bearer ${admin.accessToken}` },
+            payload: { currency: "coins", amount: 1000, reason: "rls", idempotencyKey: `rls-${who.id}` },
+          }),
+        () =>
+          ctx.app.inject({
+            method: "POST",
+            url: "/v1/shop/xp-boost/purchase",
+            headers: player,
+            payload: { idempotencyKey: `buy-${who.id}` },
+          }),
+        () =>
+          ctx.app.inject({
+            method: "POST",
+            url: "/v1/me/inventory/xp-boost/use",
+            headers: player,
+            payload: { idempotencyKey: `use-${who.id}` },
+          }),
+        () => ctx.app.inject({ method: "POST", url: "/v1/me/gift/claim", headers: player }),
+      ];
+      for (const step of steps) {
+        const res = await step();
+        assert.equal(res.statusCode, 201, res.body);
+      }
+    }
+    // Delivery: preferences and a webhook endpoint (unreachable: its tries are logged), made
+    // before the tokens expire.
+    for (const who of [a, b]) {
+      const prefs = await ctx.app.inject({
+        method: "PATCH",
+        url: "/v1/me/notification-preferences",
+        headers: { authorization: `Bearer ${who.accessToken}` },
+        payload: { level_up: { push: true } },
+      });
+      assert.equal(prefs.statusCode, 200, prefs.body);
+    }
+    const hook = await ctx.app.inject({
+      method: "POST",
+      url: "/v1/admin/webhooks",
+      headers: { authorization: `Bearer ${admin.accessToken}` },
+      payload: { url: "http://127.0.0.1:9/hook", eventTypes: ["*"] },
+    });
+    assert.equal(hook.statusCode, 201, hook.body);
     // Three days of meals: a streak, quests, and the streak's first milestone.
     for (let day = 0; day < 3; day++) {
       for (const who of [a, b]) {
@@ -124,6 +201,16 @@ describe("row-level security", () => {
     assert.ok(
       (await closeDuePeriods(ctx.db, ctx.game.ranks, ctx.clock.now(), pino({ level: "silent" }))) > 0,
     );
+    // The scheduler's table (system-only) holds its jobs once it has run.
+    await ctx.db.asSystem((tx) =>
+      tx.exec(`INSERT INTO scheduled_jobs (name, interval_ms, next_run_at) VALUES ('rls.check', 60000, $1)`, [
+        ctx.clock.now(),
+      ]),
+    );
+    // Dispatching the events makes notifications, push sends and webhook deliveries (tried once).
+    await ctx.delivery.dispatcher.drain();
+    await ctx.delivery.webhooks.runOnce();
+    await ctx.delivery.notifications.runOnce();
     client = new pg.Client({ connectionString: ctx.ownerUrl });
     await client.connect();
     await client.query("SET ROLE ludus_app");
@@ -244,6 +331,24 @@ describe("row-level security", () => {
       ),
       /row-level security|permission denied/,
     );
+  });
+
+  it("shop items: a player's transaction may take stock, and change nothing else", async () => {
+    const taken = await asActing(
+      a.id,
+      `UPDATE shop_items SET stock = stock - 1 WHERE key = 'rls-stocked' RETURNING stock`,
+    );
+    assert.deepEqual(taken, [{ stock: 4 }]);
+    await assert.rejects(
+      asActing(a.id, `UPDATE shop_items SET stock = stock + 1 WHERE key = 'rls-stocked'`),
+      /may only take stock/,
+    );
+    await assert.rejects(
+      asActing(a.id, `UPDATE shop_items SET price = 0, stock = stock - 1 WHERE key = 'rls-stocked'`),
+      /may only take stock/,
+    );
+    const unstocked = await asActing(a.id, `UPDATE shop_items SET price = 0 WHERE stock IS NULL RETURNING 1`);
+    assert.equal(unstocked.length, 0, "items without stock are not a player's to touch at all");
   });
 
   it("a player cannot write rows for someone else", async () => {

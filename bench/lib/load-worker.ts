@@ -27,7 +27,16 @@ async function requestsFor(spec: LoadSpec, counters: { starved: number }): Promi
         {
           method: spec.method,
           headers,
-          setupRequest: (request) => ({ ...request, body: make(next++) }),
+          setupRequest: (request) => {
+            const made = make(next++);
+            if (typeof made === "string") return { ...request, body: made };
+            return {
+              ...request,
+              body: made.body,
+              ...(made.path === undefined ? {} : { path: made.path }),
+              headers: { ...request.headers, ...made.headers },
+            };
+          },
         },
       ];
     }

@@ -27,8 +27,19 @@ export type LoadBody =
    */
   | { kind: "generated"; module: string; options: unknown };
 
-/** What a `generated` body module exports. */
-export type BodyFactory = (options: unknown) => (index: number) => string;
+/**
+ * What a `generated` body module exports: each request's JSON body, or the body with the request's
+ * own path (e.g. /v1/shop/{item}/purchase) and headers (e.g. the player's Authorization).
+ */
+export type BodyFactory = (options: unknown) => (index: number) => string | GeneratedRequest;
+
+export interface GeneratedRequest {
+  body: string;
+  /** Replaces the path of the spec's URL. */
+  path?: string;
+  /** Added to (or replacing) the spec's headers. */
+  headers?: Record<string, string>;
+}
 
 export interface LoadSpec {
   title: string;

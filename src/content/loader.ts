@@ -4,6 +4,9 @@ import { fileURLToPath } from "node:url";
 import { SYSTEM_META } from "../audit/audit.service.ts";
 import type { AchievementInput, AchievementsService } from "../achievements/achievements.service.ts";
 import type { DefinitionsService, EventTypeInput, RuleInput } from "../engine/definitions.service.ts";
+import type { GiftInput, GiftsService } from "../economy/gifts.service.ts";
+import type { ShopItemInput } from "../economy/shop-items.ts";
+import type { ShopService } from "../economy/shop.service.ts";
 import type { PoolDef } from "../engine/definitions.ts";
 import type { Database, Tx } from "../platform/db/database.ts";
 import type { LeaderboardInput, LeaderboardsService } from "../leaderboards/leaderboards.service.ts";
@@ -32,6 +35,9 @@ export interface ContentPack {
   questPools?: PoolDef[];
   quests?: QuestInput[];
   leaderboards?: LeaderboardInput[];
+  /** Shop items (by key), then one-time gifts, which may give items. */
+  shopItems?: ShopItemInput[];
+  gifts?: GiftInput[];
 }
 
 // Table names come from the code below, never from input.
@@ -78,6 +84,8 @@ export interface ContentServices {
   streaks: StreaksService;
   quests: QuestsService;
   leaderboards: LeaderboardsService;
+  shop: ShopService;
+  gifts: GiftsService;
 }
 
 export async function loadPack(
@@ -96,11 +104,13 @@ export async function loadPack(
     pools: await keys(tx, "quest_pools"),
     quests: await keys(tx, "quest_templates"),
     leaderboards: await keys(tx, "leaderboards"),
+    shopItems: await keys(tx, "shop_items"),
+    gifts: await keys(tx, "gifts"),
   }));
   let created = 0;
   let skipped = 0;
   // Order matters: rules name event types and currencies; achievements may measure streaks; quests
-  // name pools.
+  // name pools; shop items name currencies and streaks; gifts name shop items.
   const steps = [
     ...(pack.currencies ?? []).map((c) => ({
       exists: existing.currencies.has(c.code),
@@ -133,6 +143,14 @@ export async function loadPack(
     ...(pack.leaderboards ?? []).map((b) => ({
       exists: existing.leaderboards.has(b.key),
       save: () => services.leaderboards.save(actor, SYSTEM_META, b, "create"),
+    })),
+    ...(pack.shopItems ?? []).map((i) => ({
+      exists: existing.shopItems.has(i.key),
+      save: () => services.shop.save(actor, SYSTEM_META, i, "create"),
+    })),
+    ...(pack.gifts ?? []).map((g) => ({
+      exists: existing.gifts.has(g.key),
+      save: () => services.gifts.save(actor, SYSTEM_META, g, "create"),
     })),
   ];
   for (const step of steps) {

@@ -12,6 +12,8 @@ export interface LedgerWrite {
   source: string;
   reference?: string | null;
   metadata?: Record<string, unknown> | null;
+  /** Whether a credit counts as earned (lifetime_earned); refunds do not. Default true. */
+  earned?: boolean;
 }
 
 export interface Posted {
@@ -30,7 +32,7 @@ export async function credit(tx: Tx, w: LedgerWrite): Promise<Posted | undefined
     `WITH c AS (SELECT allow_negative FROM currencies WHERE code = $2),
      w AS (
        INSERT INTO wallets (user_id, currency, balance, lifetime_earned, allow_negative)
-       SELECT $1, $2, $3, $3, c.allow_negative FROM c
+       SELECT $1, $2, $3::bigint, CASE WHEN $9::boolean THEN $3::bigint ELSE 0 END, c.allow_negative FROM c
        ON CONFLICT (user_id, currency) DO UPDATE SET
          balance = wallets.balance + EXCLUDED.balance,
          lifetime_earned = wallets.lifetime_earned + EXCLUDED.lifetime_earned,
@@ -40,38 +42,61 @@ export async function credit(tx: Tx, w: LedgerWrite): Promise<Posted | undefined
      INSERT INTO ledger_entries (user_id, currency, type, amount, balance_after, reason, source, reference, metadata)
      SELECT $1, $2, $4, $3, w.balance, $5, $6, $7, $8 FROM w
      RETURNING id AS "entryId", balance_after AS balance, (SELECT lifetime_earned FROM w) AS "lifetimeEarned"`,
-    [w.userId, w.currency, w.amount, w.type, w.reason, w.source, w.reference ?? null, w.metadata ?? null],
-  );
-}
-
-/**
- * Debits a wallet unless that would take a non-negative currency below zero. Returns undefined when
- * the funds are insufficient (or the wallet does not exist): nothing is written then.
- */
-export async function debit(tx: Tx, w: LedgerWrite): Promise<Posted | undefined> {
-  const wallet = await tx.maybeOne<{ balance: number; lifetime_earned: number }>(
-    `UPDATE wallets SET balance = balance + $3, updated_at = now()
-     WHERE user_id = $1 AND currency = $2 AND (allow_negative OR balance + $3 >= 0)
-     RETURNING balance, lifetime_earned`,
-    [w.userId, w.currency, w.amount],
-  );
-  if (wallet === undefined) return undefined;
-  const entry = await tx.one<{ id: number }>(
-    `INSERT INTO ledger_entries (user_id, currency, type, amount, balance_after, reason, source, reference, metadata)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
     [
       w.userId,
       w.currency,
-      w.type,
       w.amount,
-      wallet.balance,
+      w.type,
       w.reason,
       w.source,
       w.reference ?? null,
       w.metadata ?? null,
+      w.earned ?? true,
     ],
   );
-  return { entryId: entry.id, balance: wallet.balance, lifetimeEarned: wallet.lifetime_earned };
+}
+
+/**
+ * Debits a wallet unless that would take a non-negative currency below zero (or, with `overdraft`
+ * false, any currency: purchases never overdraw). Returns undefined when the funds are insufficient
+ * (or the wallet does not exist): nothing is written then.
+ */
+export async function debit(
+  tx: Tx,
+  w: LedgerWrite,
+  options: { overdraft?: boolean } = {},
+): Promise<Posted | undefined> {
+  // One statement: the wallet's update (which locks its row) and, only if it happened, the entry.
+  return tx.maybeOne<Posted>(
+    `WITH w AS (
+       UPDATE wallets SET balance = balance + $3, updated_at = now()
+       WHERE user_id = $1 AND currency = $2 AND ((allow_negative AND $9::boolean) OR balance + $3 >= 0)
+       RETURNING balance, lifetime_earned
+     )
+     INSERT INTO ledger_entries (user_id, currency, type, amount, balance_after, reason, source, reference, metadata)
+     SELECT $1, $2, $4, $3, w.balance, $5, $6, $7, $8 FROM w
+     RETURNING id AS "entryId", balance_after AS balance, (SELECT lifetime_earned FROM w) AS "lifetimeEarned"`,
+    [
+      w.userId,
+      w.currency,
+      w.amount,
+      w.type,
+      w.reason,
+      w.source,
+      w.reference ?? null,
+      w.metadata ?? null,
+      options.overdraft ?? true,
+    ],
+  );
+}
+
+/** A player's balance of a currency (0 without a wallet). */
+export async function balanceOf(tx: Tx, userId: string, currency: string): Promise<number> {
+  const row = await tx.maybeOne<{ balance: number }>(
+    `SELECT balance FROM wallets WHERE user_id = $1 AND currency = $2`,
+    [userId, currency],
+  );
+  return row?.balance ?? 0;
 }
 
 export interface WalletRow {

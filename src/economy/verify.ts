@@ -2,6 +2,7 @@ import type { Definitions } from "../engine/definitions.ts";
 import type { Database } from "../platform/db/database.ts";
 import { levelForXp } from "../progression/levels.ts";
 import { findLedgerDiscrepancies, type LedgerDiscrepancy } from "./ledger.store.ts";
+import { findShopDiscrepancies } from "./shop.store.ts";
 
 export interface VerifyReport {
   players: number;
@@ -13,7 +14,8 @@ const BATCH = 500;
 /**
  * Checks the books of every player, a batch at a time: each wallet equals the sum of its ledger,
  * each ledger entry's balance_after is the running sum, the stored level matches total XP, and
- * lifetime statistics equal the sum of their daily values. Reports progress as it goes.
+ * lifetime statistics equal the sum of their daily values, inventories hold what purchases bought
+ * and each paid purchase has its ledger entry. Reports progress as it goes.
  */
 export async function verifyBooks(
   db: Database,
@@ -66,6 +68,7 @@ export async function verifyBooks(
           [ids],
         );
         problems.push(...stats);
+        problems.push(...(await findShopDiscrepancies(tx, ids)));
       },
       { repeatableRead: true },
     );

@@ -94,6 +94,8 @@ export class Engine {
       streaks: snapshot.streaks.length > 0,
       protectionsSince: protectionsSince(this.clock.now()),
       boardPeriods: [...boardPeriods],
+      // Boosts are judged by when each event happened: those ending after the earliest one.
+      boostsSince: new Date(Math.min(...inputs.map((i) => i.occurredAt.getTime()))),
     });
 
     const planner = new Planner(snapshot, states, answers, this.clock.now(), closed);

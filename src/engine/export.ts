@@ -16,6 +16,10 @@ const PLAYER_TABLES = {
   streakMilestones: "user_streak_milestones",
   streakProtections: "streak_protections",
   quests: "user_quests",
+  inventory: "user_inventory",
+  purchases: "purchases",
+  boosts: "user_boosts",
+  gifts: "user_gifts",
 } as const;
 
 export const gameExporters: Exporter[] = Object.entries(PLAYER_TABLES).map(

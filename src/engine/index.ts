@@ -1,6 +1,9 @@
 import type { Logger } from "pino";
 import { AchievementsService } from "../achievements/achievements.service.ts";
 import type { Config } from "../config.ts";
+import { GiftsService } from "../economy/gifts.service.ts";
+import { InventoryService } from "../economy/inventory.service.ts";
+import { ShopService } from "../economy/shop.service.ts";
 import { WalletService } from "../economy/wallet.service.ts";
 import type { Clock } from "../platform/clock.ts";
 import type { Database } from "../platform/db/database.ts";
@@ -29,6 +32,7 @@ export function createGame(
   const definitions = new Definitions(db, logger);
   const ranks = new RankService(settings.rankIndex ?? new MemoryRankIndex(), db, logger);
   const engine = new Engine(clock, ranks);
+  const streaks = new StreaksService(db, definitions, clock);
   return {
     definitions,
     engine,
@@ -37,10 +41,13 @@ export function createGame(
     wallets: new WalletService(db, definitions),
     progress: new ProgressService(db, definitions),
     achievements: new AchievementsService(db, definitions),
-    streaks: new StreaksService(db, definitions, clock),
+    streaks,
     quests: new QuestsService(db, definitions, clock),
     ranks,
     leaderboards: new LeaderboardsService(db, definitions, ranks, clock),
+    shop: new ShopService(db, definitions, engine, clock),
+    inventory: new InventoryService(db, definitions, engine, clock, streaks),
+    gifts: new GiftsService(db, definitions, engine, clock),
   };
 }
 

@@ -19,6 +19,7 @@ import {
   type EntryState,
 } from "../leaderboards/board-feed.ts";
 import type { RankKey } from "../leaderboards/rank-index/rank-index.ts";
+import { boostAt, boostExtra, type BoostWindow } from "../economy/boosts.ts";
 import type {
   AwardSpec,
   BoardDef,
@@ -97,6 +98,8 @@ export interface PlayerState {
   quests: Map<string, QuestState>;
   /** The player's leaderboard entries of the batch's board periods, by `${boardId}|${periodKey}`. */
   entries: Map<string, EntryState>;
+  /** Boosts (from the shop) whose windows may hold the batch's events. */
+  boosts: BoostWindow[];
 }
 
 /** A change to a rank index list: the entry's key before (if it was ranked) and after (if it is). */
@@ -123,6 +126,7 @@ export function emptyPlayerState(userId: string, level: number, calendar: Calend
     protections: [],
     quests: new Map(),
     entries: new Map(),
+    boosts: [],
   };
 }
 
@@ -137,7 +141,7 @@ export interface Writes {
   ledger: {
     userId: string;
     currency: string;
-    type: "earn" | "reward" | "spend";
+    type: "earn" | "reward" | "spend" | "bonus";
     amount: number;
     balanceAfter: number;
     reason: string;
@@ -175,7 +179,7 @@ export interface Writes {
 type OwnEffects = Pick<Effects, "awards" | "levelUps" | "achievements" | "streaks" | "quests">;
 
 interface LedgerNote {
-  type: "earn" | "reward" | "spend";
+  type: "earn" | "reward" | "spend" | "bonus";
   reason: string;
   source: string;
   reference: string;
@@ -364,6 +368,7 @@ export class Planner {
           award.capped ||= paid.amount < amount;
         }
         own.awards.push(award);
+        this.boost(player, spec.currency, award.amount, own, eventId);
       }
       for (const c of rule.counters) {
         const amount = c.field !== undefined ? (readNumber(input, c.field) ?? 0) : (c.amount ?? 1);
@@ -415,7 +420,16 @@ export class Planner {
     });
     this.writes.outbox.push({
       userId: player.userId,
-      payload: { eventId, type: input.type, occurredAt: event.occurredAt },
+      // What the delivery dispatcher needs (webhooks, notifications, the stream) without reading
+      // the event back: the event and its own effects (each effect is in exactly one event's).
+      payload: {
+        eventId,
+        type: input.type,
+        occurredAt: event.occurredAt,
+        parentId: input.parentId ?? null,
+        data: input.data,
+        effects: own,
+      },
     });
     const progress = this.writes.progress.get(player.userId) ?? {
       userId: player.userId,
@@ -741,7 +755,39 @@ export class Planner {
         capped: paid.amount < r.amount,
         eventId,
       });
+      this.boost(player, r.currency, paid.amount, own, eventId);
     }
+  }
+
+  /**
+   * Pays what the player's boosts add to an award or reward just paid: boosts of its currency
+   * running when the event happened multiply it (together, up to the ceiling), and the extra is a
+   * `bonus` ledger entry of its own, listed among the awards as `boost:<item keys>`. Caps limit
+   * what a rule pays before the boost; a currency's ceiling still cuts the extra.
+   */
+  private boost(player: PlayerState, currency: string, paid: number, own: OwnEffects, eventId: string): void {
+    if (player.boosts.length === 0 || paid <= 0) return;
+    const active = boostAt(player.boosts, currency, this.eventAt);
+    if (active === undefined) return;
+    const extra = boostExtra(paid, active.multiplier);
+    if (extra <= 0) return;
+    const source = `boost:${active.keys.join("+")}`.slice(0, 200);
+    const bonus = this.credit(player, currency, extra, {
+      type: "bonus",
+      reason: `Boost ×${active.multiplier}`,
+      source,
+      reference: eventId,
+      metadata: { boosts: active.keys, multiplier: active.multiplier, base: paid },
+    });
+    if (bonus.amount === 0) return;
+    own.awards.push({
+      rule: source,
+      currency,
+      amount: bonus.amount,
+      balance: bonus.balance,
+      capped: bonus.amount < extra,
+      eventId,
+    });
   }
 
   /** Bumps a counter for the day and for life, and the leaderboards that rank it. */

@@ -5,6 +5,7 @@ import {
   USER_STREAKS_SQL,
   type UserStreakRow,
 } from "../streaks/streaks.store.ts";
+import { boostsSql } from "../economy/inventory.store.ts";
 import { answerKey, emptyPlayerState, type PlayerState, type StoredAnswer, type Writes } from "./plan.ts";
 
 export interface LockedRow {
@@ -76,6 +77,8 @@ export async function loadStates(
     protectionsSince: Date;
     /** Board periods the batch may write into, as `${boardId}|${periodKey}`. */
     boardPeriods: string[];
+    /** Boosts ending after this are read (the earliest event's time); none when absent. */
+    boostsSince?: Date;
   },
 ): Promise<{ states: Map<string, PlayerState>; answers: Map<string, StoredAnswer> }> {
   const row = await tx.one<{
@@ -121,6 +124,16 @@ export async function loadStates(
           ranked: boolean;
         }[]
       | null;
+    boosts:
+      | {
+          user_id: string;
+          key: string;
+          currency: string;
+          multiplier: number;
+          starts_at: string;
+          ends_at: string;
+        }[]
+      | null;
   }>(
     `SELECT
        (SELECT json_agg(json_build_object('user_id', user_id, 'currency', currency, 'balance', balance,
@@ -159,7 +172,8 @@ export async function loadStates(
           SELECT * FROM leaderboard_entries le
           WHERE le.leaderboard_id = split_part(w.slot, '|', 1)::uuid AND le.period_key = split_part(w.slot, '|', 2)
             AND le.user_id = ANY($1::uuid[])
-        ) e) AS entries`,
+        ) e) AS entries,
+       (SELECT json_agg(b) FROM (${boostsSql("$1", "$13")}) b) AS boosts`,
     [
       players.map((p) => p.id),
       wanted.stats,
@@ -173,6 +187,7 @@ export async function loadStates(
       wanted.streaks,
       wanted.protectionsSince,
       wanted.boardPeriods,
+      wanted.boostsSince ?? null,
     ],
   );
   const states = new Map<string, PlayerState>();
@@ -220,6 +235,15 @@ export async function loadStates(
       ranked: e.ranked,
     });
   }
+  for (const b of row.boosts ?? []) {
+    state(b.user_id).boosts.push({
+      key: b.key,
+      currency: b.currency,
+      multiplier: b.multiplier,
+      startsAt: new Date(b.starts_at),
+      endsAt: new Date(b.ends_at),
+    });
+  }
   const answers = new Map<string, StoredAnswer>();
   for (const a of row.answers ?? []) {
     answers.set(answerKey(a.scope, a.user_id, a.key), {
@@ -242,7 +266,9 @@ export async function writePlan(tx: Tx, w: Writes): Promise<void> {
   const streaks = [...w.streaks.values()];
   const quests = [...w.quests.values()];
   const entries = [...w.entries.values()];
-  const periods = [...w.periods.values()];
+  // New board periods are shared by every player: inserted in one global order, so that two
+  // batches creating the same periods cannot each wait on the other's uncommitted row.
+  const periods = [...w.periods.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, p]) => p);
   await tx.exec(
     `WITH
      w AS (

@@ -67,8 +67,9 @@ export function createGuards(deps: { db: Database; tokens: AccessTokens; apiKeys
     return header.replace(/^Bearer\s+/i, "");
   }
 
-  async function authenticateUser(token: string): Promise<Principal> {
-    const claims = await deps.tokens.verify(token);
+  async function authenticateUser(token: string, ticket = false): Promise<Principal> {
+    if (token.length > 4096) throw new AppError("auth.invalid_token", "The token is not valid");
+    const claims = ticket ? await deps.tokens.verifyStreamTicket(token) : await deps.tokens.verify(token);
     const row = await deps.db.asUser(claims.userId, (tx) =>
       sessions.findSessionForAuth(tx, claims.sessionId),
     );
@@ -96,6 +97,23 @@ export function createGuards(deps: { db: Database; tokens: AccessTokens; apiKeys
     },
     /** A signed-in user (any role). */
     user: async (request: FastifyRequest): Promise<void> => {
+      const principal = await authenticate(request);
+      if (principal.kind !== "user")
+        throw new AppError("auth.forbidden", "This route is for signed-in users");
+      request.principal = principal;
+    },
+    /**
+     * A signed-in user, by access token or, for the realtime stream that browsers open by URL, by
+     * a stream ticket in `?ticket=` (never both).
+     */
+    streamUser: async (request: FastifyRequest): Promise<void> => {
+      const { ticket } = (request.query ?? {}) as { ticket?: unknown };
+      if (typeof ticket === "string") {
+        if (request.headers.authorization !== undefined || request.headers["x-api-key"] !== undefined)
+          throw new AppError("auth.invalid_token", "Send a ticket or an Authorization header, not both");
+        request.principal = await authenticateUser(ticket, true);
+        return;
+      }
       const principal = await authenticate(request);
       if (principal.kind !== "user")
         throw new AppError("auth.forbidden", "This route is for signed-in users");

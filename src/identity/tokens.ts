@@ -10,6 +10,8 @@ export interface AccessClaims {
 const ALGORITHM = "HS256";
 const ISSUER = "ludus";
 const AUDIENCE = "ludus-api";
+/** Stream tickets: accepted only by the realtime stream routes, which browsers open by URL. */
+const TICKET_AUDIENCE = "ludus-stream";
 
 /** Signs and checks short-lived access tokens. The algorithm is pinned: tokens naming another are refused. */
 export class AccessTokens {
@@ -23,24 +25,37 @@ export class AccessTokens {
     this.key = new TextEncoder().encode(secret);
   }
 
-  async sign(claims: AccessClaims): Promise<string> {
+  async sign(claims: AccessClaims, audience = AUDIENCE, ttlSeconds = this.ttlSeconds): Promise<string> {
     const now = Math.floor(this.clock.now().getTime() / 1000);
     return new SignJWT({ sid: claims.sessionId })
       .setProtectedHeader({ alg: ALGORITHM, typ: "JWT" })
       .setSubject(claims.userId)
       .setIssuer(ISSUER)
-      .setAudience(AUDIENCE)
+      .setAudience(audience)
       .setIssuedAt(now)
-      .setExpirationTime(now + this.ttlSeconds)
+      .setExpirationTime(now + ttlSeconds)
       .sign(this.key);
   }
 
-  async verify(token: string): Promise<AccessClaims> {
+  /**
+   * A short-lived token that only opens the realtime stream (`?ticket=`): browsers' EventSource
+   * and WebSocket cannot send an Authorization header, and a URL ends up in logs, so the token in
+   * it must not be an access token.
+   */
+  signStreamTicket(claims: AccessClaims, ttlSeconds: number): Promise<string> {
+    return this.sign(claims, TICKET_AUDIENCE, ttlSeconds);
+  }
+
+  verifyStreamTicket(token: string): Promise<AccessClaims> {
+    return this.verify(token, TICKET_AUDIENCE);
+  }
+
+  async verify(token: string, audience = AUDIENCE): Promise<AccessClaims> {
     try {
       const { payload } = await jwtVerify(token, this.key, {
         algorithms: [ALGORITHM],
         issuer: ISSUER,
-        audience: AUDIENCE,
+        audience,
         currentDate: this.clock.now(),
       });
       if (typeof payload.sub !== "string" || typeof payload.sid !== "string") {

@@ -10,7 +10,7 @@ import {
   type KeyedTable,
 } from "../engine/keyed-definitions.ts";
 import type { Clock } from "../platform/clock.ts";
-import type { Database } from "../platform/db/database.ts";
+import type { Database, Tx } from "../platform/db/database.ts";
 import { AppError, notFound } from "../platform/http/errors.ts";
 import type { Cadence } from "../platform/time/periods.ts";
 import { streakStatus } from "./streak-logic.ts";
@@ -192,8 +192,33 @@ export class StreaksService {
   }
 
   /**
+   * Shields a player's streak (or all of them, `streakId` null) inside the caller's transaction,
+   * for the shop's protection items: the window starts now, or where the shield of the same scope
+   * running now ends, so two protections used back to back protect for twice as long.
+   */
+  async shield(tx: Tx, userId: string, input: { streakId: string | null; hours: number; source: string }) {
+    const now = this.clock.now();
+    let start = now.getTime();
+    // Windows come ordered by start: follow the chain of those covering the start so far.
+    for (const p of await userProtections(tx, userId, now)) {
+      if (p.streakId !== input.streakId) continue;
+      if (p.startsAt.getTime() <= start && p.endsAt.getTime() > start) start = p.endsAt.getTime();
+    }
+    const startsAt = new Date(start);
+    const endsAt = new Date(startsAt.getTime() + input.hours * HOUR);
+    const { id } = await addProtection(tx, {
+      userId,
+      streakId: input.streakId,
+      startsAt,
+      endsAt,
+      source: input.source,
+    });
+    return { id, startsAt, endsAt };
+  }
+
+  /**
    * Shields a player's streak (or all of them) for a window: missed periods it overlaps are
-   * forgiven. Used by admins now and by the shop's protection items.
+   * forgiven. Used by admins; the shop's protection items use `shield`.
    */
   async protect(
     actor: AuditActor,

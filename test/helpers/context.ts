@@ -10,6 +10,7 @@ import { ManualClock } from "../../src/platform/clock.ts";
 import { createRuntimePool, Database } from "../../src/platform/db/database.ts";
 import { ensurePartitions } from "../../src/platform/db/connect.ts";
 import { cloneTemplate } from "./postgres.ts";
+import { createDelivery, type Delivery, type DeliveryOverrides } from "../../src/delivery/index.ts";
 
 export interface TestContext {
   app: FastifyInstance;
@@ -17,6 +18,8 @@ export interface TestContext {
   identity: Identity;
   game: Game;
   clock: ManualClock;
+  /** Webhooks, notifications, the stream: loops not started; tests call `delivery.runOnce()`. */
+  delivery: Delivery;
   /** URL of this file's database as the owner (for SQL-level checks). */
   ownerUrl: string;
   close(): Promise<void>;
@@ -34,6 +37,8 @@ export interface TestOptions {
   packs?: readonly string[];
   /** The rank index to use (an in-process one unless a test gives another, such as Redis). */
   rankIndex?: RankIndex;
+  /** Delivery settings (retries, SMTP, push) for this test. */
+  delivery?: DeliveryOverrides;
 }
 
 /** A whole Ludus app on its own cloned database, with a clock the test moves. */
@@ -64,6 +69,7 @@ export async function createTestContext(options: TestOptions = {}): Promise<Test
   const game = createGame(db, clock, logger, { events, rankIndex: options.rankIndex });
   if (options.content !== false) await loadNewPacks(db, game, options.packs ?? ["dietgame"]);
   await game.ranks.rebuild();
+  const delivery = createDelivery(db, clock, logger, options.delivery);
   const app = await buildApp({
     config: {
       trustProxy: false,
@@ -76,6 +82,7 @@ export async function createTestContext(options: TestOptions = {}): Promise<Test
     identity,
     game,
     logger,
+    delivery,
   });
   await app.ready();
   return {
@@ -84,8 +91,10 @@ export async function createTestContext(options: TestOptions = {}): Promise<Test
     identity,
     game,
     clock,
+    delivery,
     ownerUrl: database.url,
     async close() {
+      await delivery.stop();
       await app.close();
       game.ranks.close();
       await game.ranks.index.close();

@@ -6,12 +6,15 @@ import { createIdentity } from "../../src/identity/index.ts";
 import type { RankIndex } from "../../src/leaderboards/rank-index/rank-index.ts";
 import type { Clock } from "../../src/platform/clock.ts";
 import { createRuntimePool, Database } from "../../src/platform/db/database.ts";
+import { createDelivery, type Delivery, type DeliveryOverrides } from "../../src/delivery/index.ts";
 
 /** Another Ludus instance on a test context's database: its own pool, game, rank service and app. */
 export interface Instance {
   app: FastifyInstance;
   db: Database;
   game: Game;
+  /** Its delivery (loops not started unless the test starts them). */
+  delivery: Delivery;
   close(): Promise<void>;
 }
 
@@ -26,7 +29,11 @@ export interface Instance {
 export async function createInstance(
   databaseUrl: string,
   clock: Clock,
-  options: { rankIndex?: RankIndex; ranks?: "start" | "rebuild" | "nothing" } = {},
+  options: {
+    rankIndex?: RankIndex;
+    ranks?: "start" | "rebuild" | "nothing";
+    delivery?: DeliveryOverrides;
+  } = {},
 ): Promise<Instance> {
   const logger = pino({ level: process.env.LOG_LEVEL ?? "silent" });
   const db = new Database(createRuntimePool(databaseUrl, 8, true), logger);
@@ -47,6 +54,7 @@ export async function createInstance(
   const ranks = options.ranks ?? "start";
   if (ranks === "start") await game.ranks.start();
   else if (ranks === "rebuild") await game.ranks.rebuild();
+  const delivery = createDelivery(db, clock, logger, options.delivery);
   const app = await buildApp({
     config: { trustProxy: false, corsOrigins: [], authRateLimitPerMinute: 100000, events },
     db,
@@ -54,13 +62,16 @@ export async function createInstance(
     identity,
     game,
     logger,
+    delivery,
   });
   await app.ready();
   return {
     app,
     db,
     game,
+    delivery,
     async close() {
+      await delivery.stop();
       await app.close();
       game.ranks.close();
       await game.ranks.index.close();

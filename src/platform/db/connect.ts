@@ -84,7 +84,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
 }
 
 /** Tables partitioned by month, kept a few months ahead (the scheduler repeats this daily). */
-export const MONTHLY_PARTITIONED = ["audit_logs", "ledger_entries", "events"] as const;
+export const MONTHLY_PARTITIONED = ["audit_logs", "ledger_entries", "events", "notifications"] as const;
 
 export async function ensurePartitions(db: Database, from: Date = new Date(), months = 4): Promise<number> {
   return db.asSystem(async (tx) => {

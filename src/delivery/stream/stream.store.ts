@@ -1,0 +1,41 @@
+import type { Tx } from "../../platform/db/database.ts";
+import type { OutboxRow } from "../outbox.store.ts";
+
+/** The player's dispatched rows after `afterId`, oldest first: what a stream sends next. */
+export function dispatchedAfter(
+  tx: Tx,
+  userId: string,
+  afterId: number,
+  limit: number,
+): Promise<OutboxRow[]> {
+  return tx.rows<OutboxRow>(
+    `SELECT id, user_id, topic, payload, attempts, next_attempt_at, created_at FROM outbox
+     WHERE user_id = $1 AND id > $2 AND dispatched_at IS NOT NULL
+     ORDER BY id LIMIT $3`,
+    [userId, afterId, limit],
+  );
+}
+
+/** The id of the player's last dispatched row (0 when none is kept): where a new stream starts. */
+export async function head(tx: Tx, userId: string): Promise<number> {
+  const row = await tx.one<{ id: number | null }>(
+    `SELECT max(id) AS id FROM outbox WHERE user_id = $1 AND dispatched_at IS NOT NULL`,
+    [userId],
+  );
+  return row.id ?? 0;
+}
+
+/** Whether the row a client resumes from is still kept (and is the player's). */
+export async function isKept(tx: Tx, userId: string, id: number): Promise<boolean> {
+  const row = await tx.maybeOne(`SELECT 1 FROM outbox WHERE user_id = $1 AND id = $2`, [userId, id]);
+  return row !== undefined;
+}
+
+/** The last dispatched id of each of these players that has one (the heartbeat's catch-up poll). */
+export function heads(tx: Tx, userIds: string[]): Promise<{ user_id: string; id: number }[]> {
+  return tx.rows<{ user_id: string; id: number }>(
+    `SELECT user_id, max(id) AS id FROM outbox
+     WHERE user_id = ANY($1::uuid[]) AND dispatched_at IS NOT NULL GROUP BY user_id`,
+    [userIds],
+  );
+}
