@@ -52,6 +52,7 @@ export function toMessage(row: store.OutboxRow): OutboxMessage {
       streaks: e.streaks ?? [],
       quests: e.quests ?? [],
     },
+    boards: p.boards ?? [],
     createdAt: row.created_at,
   };
 }

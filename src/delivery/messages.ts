@@ -15,6 +15,8 @@ export interface OutboxMessage {
   parentId: string | null;
   data: Record<string, unknown>;
   effects: OwnEffects;
+  /** The board periods where the event left the player ranked. */
+  boards: { boardId: string; periodKey: string }[];
   /** When the row was written (the event's transaction). */
   createdAt: Date;
 }

@@ -13,6 +13,7 @@ export interface OutboxRow {
     parentId?: string | null;
     data?: Record<string, unknown>;
     effects?: Partial<OwnEffects>;
+    boards?: { boardId: string; periodKey: string }[];
   };
   attempts: number;
   next_attempt_at: Date | null;

@@ -241,6 +241,8 @@ export class Planner {
   private readonly entriesBefore = new Map<string, EntryState | undefined>();
   /** When the event being applied happened: leaderboard periods are taken from it. */
   private eventAt: Date;
+  /** Board periods (`${boardId}|${periodKey}`) the event being applied left the player ranked on. */
+  private fedBoards = new Set<string>();
   private readonly answered = new Map<string, { requestHash: Buffer; response: EventResult }>();
   /** Recurring quest periods already assigned in this batch, as `${userId}|${cadence}|${key}`. */
   private readonly assigned = new Set<string>();
@@ -334,6 +336,7 @@ export class Planner {
       source: input.source,
     };
     const own: OwnEffects = { awards: [], levelUps: [], achievements: [], streaks: [], quests: [] };
+    this.fedBoards = new Set();
 
     const rules = this.snapshot.rulesByType.get(input.type) ?? [];
     const context = rules.some((r) => r.readsPlayer)
@@ -429,6 +432,11 @@ export class Planner {
         parentId: input.parentId ?? null,
         data: input.data,
         effects: own,
+        // The board periods where this event left the player ranked (rank notifications).
+        boards: [...this.fedBoards].map((slot) => {
+          const [boardId, periodKey] = slot.split("|") as [string, string];
+          return { boardId, periodKey };
+        }),
       },
     });
     const progress = this.writes.progress.get(player.userId) ?? {
@@ -819,6 +827,7 @@ export class Planner {
       const write = `${player.userId}|${slot}`;
       if (!this.entriesBefore.has(write)) this.entriesBefore.set(write, entry);
       player.entries.set(slot, next);
+      if (next.ranked) this.fedBoards.add(slot);
       this.writes.entries.set(write, { userId: player.userId, boardId: board.id, periodKey, entry: next });
       if (!this.writes.periods.has(slot)) {
         this.writes.periods.set(slot, { boardId: board.id, periodKey, ...boardPeriodBounds(board, at) });

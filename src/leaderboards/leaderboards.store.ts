@@ -129,3 +129,51 @@ export async function playerCards(tx: Tx, userIds: string[]): Promise<Map<string
   );
   return new Map(rows.map((r) => [r.user_id, r]));
 }
+
+/** Where a player stands against a board period's top (its snapshot size), for rank notifications. */
+export interface TopStanding {
+  key: string;
+  name: string;
+  /** The board's top: its snapshot size. */
+  top: number;
+  score: number;
+  /** The player's rank when within the top, else null. */
+  rank: number | null;
+}
+
+/**
+ * Whether a player is within the top of an open board period, counting at most `top` better
+ * entries (two index ranges, as in countBefore), so it costs O(top) whatever the board's size.
+ * Undefined when the player is not ranked there, or the board is inactive or the period closed.
+ */
+export async function topStanding(
+  tx: Tx,
+  boardId: string,
+  periodKey: string,
+  userId: string,
+): Promise<TopStanding | undefined> {
+  const row = await tx.maybeOne<{ key: string; name: string; top: number; score: number; better: number }>(
+    `SELECT b.key, b.name, b.snapshot_size AS top, e.score,
+            (SELECT count(*) FROM (SELECT 1 FROM leaderboard_entries o
+               WHERE o.leaderboard_id = e.leaderboard_id AND o.period_key = e.period_key AND o.ranked
+                 AND o.rank_score > e.rank_score LIMIT b.snapshot_size) better_score)::int
+          + (SELECT count(*) FROM (SELECT 1 FROM leaderboard_entries o
+               WHERE o.leaderboard_id = e.leaderboard_id AND o.period_key = e.period_key AND o.ranked
+                 AND o.rank_score = e.rank_score AND (o.reached_at, o.user_id) < (e.reached_at, e.user_id)
+               LIMIT b.snapshot_size) earlier_tie)::int AS better
+     FROM leaderboard_entries e JOIN leaderboards b ON b.id = e.leaderboard_id
+     WHERE e.leaderboard_id = $1 AND e.period_key = $2 AND e.user_id = $3 AND e.ranked AND b.active
+       AND NOT EXISTS (SELECT 1 FROM leaderboard_periods p
+                       WHERE p.leaderboard_id = e.leaderboard_id AND p.period_key = e.period_key
+                         AND p.closed_at IS NOT NULL)`,
+    [boardId, periodKey, userId],
+  );
+  if (row === undefined) return undefined;
+  return {
+    key: row.key,
+    name: row.name,
+    top: row.top,
+    score: row.score,
+    rank: row.better < row.top ? row.better + 1 : null,
+  };
+}

