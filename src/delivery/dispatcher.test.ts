@@ -9,6 +9,7 @@ import {
   registerPlayer,
   type TestContext,
 } from "../../test/helpers/context.ts";
+import { Dispatcher, DISPATCHER_DEFAULTS } from "./dispatcher.ts";
 import type { OutboxMessage } from "./messages.ts";
 
 describe("outbox dispatcher", () => {
@@ -193,6 +194,86 @@ describe("outbox dispatcher", () => {
         [1, 2, 3, 4],
       );
     }
+  });
+
+  it("skips a player whose first row waits for its retry, and does not report more work for it", async () => {
+    await ctx.delivery.dispatcher.drain();
+    // Small batches: the old behaviour picked the blocked player first and called its batch full.
+    const mine: OutboxMessage[] = [];
+    const dispatcher = new Dispatcher(ctx.db, ctx.clock, ctx.app.log as never, {
+      ...DISPATCHER_DEFAULTS,
+      playersPerTick: 2,
+      rowsPerPlayer: 2,
+      concurrency: 1,
+    });
+    dispatcher.use({
+      name: "test",
+      handle: async (_tx, message) => {
+        if (failFor.has(message.type)) throw new Error(`refusing ${message.type}`);
+        mine.push(message);
+      },
+    });
+    const blocked = await registerPlayer(ctx.app);
+    const other = await registerPlayer(ctx.app);
+    failFor.add("exercise.logged");
+    try {
+      await send(blocked.id, "exercise.logged", { minutes: 3 });
+      await send(blocked.id, "meal.logged", { mealType: "lunch" });
+      const first = await dispatcher.runOnce();
+      assert.equal(first.failed, 1);
+      // One row for the other player (an event would add derived rows).
+      await ctx.db.asSystem((tx) =>
+        tx.exec(`INSERT INTO outbox (user_id, topic, payload) VALUES ($1, 'event', $2::jsonb)`, [
+          other.id,
+          JSON.stringify({ eventId: crypto.randomUUID(), type: "test.ping", occurredAt: new Date() }),
+        ]),
+      );
+      // The clock has not moved: the blocked player's first row is not due, its later rows wait.
+      const r = await dispatcher.runOnce();
+      assert.equal(r.failed, 0);
+      assert.equal(r.dispatched, 1);
+      assert.equal(r.more, false, "a blocked player is no reason to run again at once");
+      assert.ok(mine.some((m) => m.userId === other.id));
+      assert.ok(!mine.some((m) => m.userId === blocked.id));
+      assert.equal((await pending(blocked.id))[0]?.attempts, 1);
+    } finally {
+      failFor.delete("exercise.logged");
+    }
+    ctx.clock.advance(60_000);
+    await ctx.delivery.dispatcher.drain();
+    assert.deepEqual(await pending(blocked.id), []);
+  });
+
+  it("counts a row whose payload cannot be read as a failed try, up to a dead letter", async () => {
+    await ctx.delivery.dispatcher.drain();
+    const player = await registerPlayer(ctx.app);
+    await ctx.db.asSystem((tx) =>
+      tx.exec(`INSERT INTO outbox (user_id, topic, payload) VALUES ($1, 'event', 'null'::jsonb)`, [
+        player.id,
+      ]),
+    );
+    const r = await ctx.delivery.dispatcher.runOnce();
+    assert.equal(r.failed, 1);
+    assert.equal((await pending(player.id))[0]?.attempts, 1);
+    for (let i = 0; i < 3; i++) {
+      ctx.clock.advance(60_000);
+      await ctx.delivery.dispatcher.runOnce();
+    }
+    const rows = await pending(player.id);
+    assert.equal(rows[0]?.dead, true);
+    assert.equal(rows[0]?.attempts, 3);
+  });
+
+  it("purges old dispatched rows in batches until none is left", async () => {
+    await ctx.delivery.dispatcher.drain();
+    const count = () =>
+      ctx.db.asSystem((tx) =>
+        tx.one<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE dispatched_at IS NOT NULL`),
+      );
+    assert.ok((await count()).n > 2);
+    ctx.clock.advance(10 * 60_000);
+    await ctx.delivery.dispatcher.purge(60_000, 2);
+    assert.equal((await count()).n, 0);
   });
 
   it("refuses bad dead-letter requests", async () => {

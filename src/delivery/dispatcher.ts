@@ -107,7 +107,12 @@ export class Dispatcher {
         if (r.full) more = true;
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.settings.concurrency, players.length) }, worker));
+    // Every worker ends before this pass does (so passes never overlap), even when one failed.
+    const results = await Promise.allSettled(
+      Array.from({ length: Math.min(this.settings.concurrency, players.length) }, worker),
+    );
+    const rejected = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (rejected !== undefined) throw rejected.reason;
     return { dispatched, failed, more };
   }
 
@@ -130,9 +135,10 @@ export class Dispatcher {
       let failed = 0;
       for (const row of rows) {
         if (row.next_attempt_at !== null && row.next_attempt_at > now) break;
-        const message = toMessage(row);
         await tx.exec("SAVEPOINT outbox_row");
         try {
+          // Inside the savepoint: a payload that cannot be read is a failed try like any other.
+          const message = toMessage(row);
           for (const handler of this.handlers) await handler.handle(tx, message, now);
           await tx.exec("RELEASE SAVEPOINT outbox_row");
           done.push(row.id);
@@ -159,7 +165,13 @@ export class Dispatcher {
         await store.markDispatched(tx, done, now);
         await store.announce(tx, userId, done[done.length - 1]!);
       }
-      return { dispatched: done, failed, full: rows.length >= this.settings.rowsPerPlayer };
+      // Full only when every row read was handled: a row waiting for its retry ends the batch.
+      const handled = done.length + failed;
+      return {
+        dispatched: done,
+        failed,
+        full: rows.length >= this.settings.rowsPerPlayer && handled === rows.length,
+      };
     });
     const last = result.dispatched[result.dispatched.length - 1];
     if (last !== undefined) for (const l of this.listeners) l(userId, last);
@@ -174,9 +186,17 @@ export class Dispatcher {
     return this.db.asSystem((tx) => store.requeueDead(tx, ids, this.clock.now()));
   }
 
-  /** Deletes dispatched rows older than the stream keeps them for resuming. */
-  purge(keepMs: number): Promise<number> {
+  /**
+   * Deletes dispatched rows older than the stream keeps them for resuming, in batches of
+   * `batchSize` (one transaction each) until a batch is not full.
+   */
+  async purge(keepMs: number, batchSize = 10_000): Promise<number> {
     const before = new Date(this.clock.now().getTime() - keepMs);
-    return this.db.asSystem((tx) => store.purgeDispatched(tx, before, 10_000));
+    let total = 0;
+    for (;;) {
+      const n = await this.db.asSystem((tx) => store.purgeDispatched(tx, before, batchSize));
+      total += n;
+      if (n < batchSize) return total;
+    }
   }
 }

@@ -69,7 +69,7 @@ export function createDelivery(
   dispatcher.use(notifications);
   // The realtime stream: woken at once by this instance's dispatcher, by NOTIFY from the others
   // (after `stream.listen()`), and by its own heartbeat poll.
-  const stream = new StreamHub(db, logger, settings.stream);
+  const stream = new StreamHub(db, logger, settings.stream, clock);
   dispatcher.onDispatched((userId, lastId) => stream.poke(userId, lastId));
 
   let loops: Loop[] = [];

@@ -20,12 +20,20 @@ export interface OutboxRow {
   created_at: Date;
 }
 
-/** Players with rows to dispatch now, the longest-waiting first. */
+/**
+ * Players whose next row (their first pending, non-dead row) is due now, the longest-waiting first.
+ * A player whose first row waits for its retry is not picked, even when later rows are due: they
+ * wait behind it, and picking the player would only read rows it cannot dispatch.
+ */
 export async function playersWithWork(tx: Tx, now: Date, limit: number): Promise<string[]> {
   const rows = await tx.rows<{ user_id: string }>(
-    `SELECT user_id FROM outbox
-     WHERE dispatched_at IS NULL AND dead_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= $1)
-     GROUP BY user_id ORDER BY min(id) LIMIT $2`,
+    `SELECT user_id FROM (
+       SELECT DISTINCT ON (user_id) user_id, id, next_attempt_at FROM outbox
+       WHERE dispatched_at IS NULL AND dead_at IS NULL
+       ORDER BY user_id, id
+     ) AS first
+     WHERE next_attempt_at IS NULL OR next_attempt_at <= $1
+     ORDER BY id LIMIT $2`,
     [now, limit],
   );
   return rows.map((r) => r.user_id);

@@ -152,10 +152,14 @@ export class InventoryService {
         if (after === undefined) throw notHeld(item, held.quantity, quantity);
         effect = await this.apply(tx, snapshot, userId, item, quantity, now);
       }
+      // Equipping uses nothing up: its own event, so that it cannot stand in for using items.
       const effects = await recordEvent(this.engine, tx, snapshot, {
         userId,
-        type: "item.used",
-        data: { item: item.key, itemType: item.item_type, quantity },
+        type: effect.kind === "equipped" ? "item.equipped" : "item.used",
+        data:
+          effect.kind === "equipped"
+            ? { item: item.key, itemType: item.item_type }
+            : { item: item.key, itemType: item.item_type, quantity },
         at: now,
       });
       const result: UseResult = {

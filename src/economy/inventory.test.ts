@@ -248,6 +248,21 @@ describe("inventory: using items, and gifts", () => {
       ["gold-frame", true],
       ["premium-avatar", false],
     ]);
+    // Equipping is its own event, never item.used (which rules and quests may count).
+    const recorded = await ctx.db.asSystem((tx) =>
+      tx.rows<{ type: string; item: string }>(
+        `SELECT type, data->>'item' AS item FROM events
+         WHERE user_id = $1 AND type IN ('item.used', 'item.equipped') ORDER BY received_at`,
+        [player.id],
+      ),
+    );
+    assert.deepEqual(
+      recorded.map((r) => [r.type, r.item]),
+      [
+        ["item.equipped", "premium-avatar"],
+        ["item.equipped", "gold-frame"],
+      ],
+    );
     const off = await ctx.app.inject({
       method: "POST",
       url: "/v1/me/inventory/gold-frame/unequip",

@@ -220,6 +220,10 @@ export const SHOP_ITEMS: KeyedTable<ShopItemRow, ShopItemView> = {
     if (!(await exists(tx, `SELECT 1 FROM currencies WHERE code = $1`, i.currency))) {
       throw invalid(`Unknown currency ${i.currency}`, "body/currency");
     }
+    if (i.currency === "xp") {
+      // Spending XP would lower the level, and earning it back would pay the level-ups again.
+      throw invalid("XP cannot be a price: spending it would undo levels that pay rewards", "body/currency");
+    }
     const named =
       i.type === "boost"
         ? boostData({ item_data: i.data }).currency

@@ -189,9 +189,11 @@ export class ShopService {
     const snapshot = await this.definitions.snapshot();
     const now = this.clock.now();
     return this.db.asUser(userId, async (tx) => {
+      // The player first, then the item: read after waiting for the player's earlier purchases,
+      // so price, stock and availability are as fresh as this transaction can see them.
+      const player = await lockPlayer(tx, userId);
       const item = await findItem(tx, ref);
       if (item === undefined) throw notFound("Shop item");
-      const player = await lockPlayer(tx, userId);
       const slot = idempotencySlot(
         tx,
         "shop:purchase",

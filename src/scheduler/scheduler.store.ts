@@ -82,3 +82,12 @@ export async function finish(
 export function listJobs(tx: Tx): Promise<JobRow[]> {
   return tx.rows<JobRow>(`SELECT * FROM scheduled_jobs ORDER BY name`);
 }
+
+/** Extends the lease of a job this owner still holds; false if it no longer holds it. */
+export async function renew(tx: Tx, name: string, owner: string, leaseUntil: Date): Promise<boolean> {
+  const row = await tx.maybeOne<{ name: string }>(
+    `UPDATE scheduled_jobs SET locked_until = $3 WHERE name = $1 AND locked_by = $2 RETURNING name`,
+    [name, owner, leaseUntil],
+  );
+  return row !== undefined;
+}

@@ -118,6 +118,37 @@ describe("scheduler", () => {
     assert.equal(res.statusCode, 201, res.body);
   };
 
+  it("keeps the lease of a job while it runs, so another instance does not take it over", async () => {
+    ctx.clock.set("2026-03-12T00:00:30Z");
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let started = 0;
+    const slow: JobSpec = {
+      name: "test.slow",
+      intervalMs: DAY,
+      async run() {
+        started += 1;
+        await released;
+        return {};
+      },
+    };
+    const settings = { pollMs: 1000, leaseMs: 300, retryBaseMs: 1000 };
+    const a = new Scheduler(ctx.db, ctx.clock, logger, [slow], settings);
+    const b = new Scheduler(ctx.db, ctx.clock, logger, [slow], settings);
+    const running = a.runOnce();
+    while (started === 0) await new Promise((r) => setTimeout(r, 10));
+    // Far past the first lease by the injected clock; the running instance renews it meanwhile
+    // (every third of the lease, real time).
+    ctx.clock.advance(60_000);
+    await new Promise((r) => setTimeout(r, 400));
+    assert.deepEqual(await b.runOnce(), [], "the job is still leased by the instance running it");
+    assert.equal(started, 1);
+    release();
+    const [done] = await running;
+    assert.equal(done?.name, "test.slow");
+    assert.equal(done?.error, undefined);
+  });
+
   it("sends one streak-at-risk reminder per player, streak and period, within the window", async () => {
     ctx.clock.set("2026-04-01T10:00:00Z");
     const player = await registerPlayer(ctx.app);

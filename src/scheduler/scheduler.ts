@@ -99,6 +99,21 @@ export class Scheduler {
         ? 0
         : Math.max(0, Math.round((period.start.getTime() - last.getTime()) / job.intervalMs) - 1);
     const started = performance.now();
+    // A long run (quests for a large player base) keeps its lease, so that no other instance
+    // takes the job over while it is still running.
+    const renewal = setInterval(() => {
+      const until = new Date(this.clock.now().getTime() + this.settings.leaseMs);
+      this.db
+        .asSystem((tx) => store.renew(tx, job.name, this.owner, until))
+        .then(
+          (held) => {
+            if (!held) this.logger.warn({ job: job.name }, "scheduled job lost its lease while running");
+          },
+          (err: unknown) =>
+            this.logger.error({ err, job: job.name }, "could not renew a scheduled job's lease"),
+        );
+    }, this.settings.leaseMs / 3);
+    renewal.unref();
     try {
       const result = await job.run({
         now,
@@ -135,6 +150,8 @@ export class Scheduler {
       );
       this.logger.error({ err, job: job.name, retryInMs: wait }, "scheduled job failed");
       return { name: job.name, error };
+    } finally {
+      clearInterval(renewal);
     }
   }
 

@@ -48,8 +48,19 @@ export async function cloneTemplate(name: string): Promise<{ url: string; drop()
   return {
     url: databaseUrl(url, name),
     drop: () =>
-      withClient(url, (client) => client.query(`DROP DATABASE IF EXISTS ${quote(name)} WITH (FORCE)`)).then(
-        () => undefined,
-      ),
+      withClient(url, async (client) => {
+        // Connections a test's pools have just closed end on the server a moment later. FORCE would
+        // terminate one still closing, and the error it then gets has no listener left (an uncaught
+        // exception failing the file): wait for them first, a few seconds at most.
+        for (let waited = 0; waited < 5000; waited += 50) {
+          const open = await client.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1`,
+            [name],
+          );
+          if ((open.rows[0]?.n ?? 0) === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        await client.query(`DROP DATABASE IF EXISTS ${quote(name)} WITH (FORCE)`);
+      }),
   };
 }

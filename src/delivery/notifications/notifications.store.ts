@@ -139,23 +139,35 @@ export interface ClaimedSend {
   data: Record<string, unknown>;
 }
 
-/** Takes due sends (or sends whose sender died), leased until `leaseUntil`, counting the attempt. */
+/**
+ * Takes due sends (or sends whose sender died), leased until `leaseUntil`, counting the attempt.
+ * A send whose notification is gone (its partition dropped) is marked dead in the same statement
+ * and not returned, so it is never claimed again.
+ */
 export function claimSends(tx: Tx, now: Date, leaseUntil: Date, limit: number): Promise<ClaimedSend[]> {
   return tx.rows<ClaimedSend>(
     `WITH due AS (
-       SELECT s.id FROM notification_sends s
+       SELECT s.id, NOT EXISTS (
+           SELECT 1 FROM notifications n WHERE n.id = s.notification_id AND n.user_id = s.user_id
+         ) AS gone
+       FROM notification_sends s
        WHERE s.status IN ('pending', 'sending')
          AND CASE s.status WHEN 'pending' THEN s.next_attempt_at <= $1 ELSE s.locked_until <= $1 END
-       ORDER BY s.next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED
+       ORDER BY s.next_attempt_at LIMIT $3 FOR UPDATE OF s SKIP LOCKED
      ), claimed AS (
-       UPDATE notification_sends s SET status = 'sending', locked_until = $2, attempts = s.attempts + 1
+       UPDATE notification_sends s SET
+         status = CASE WHEN due.gone THEN 'dead' ELSE 'sending' END,
+         locked_until = CASE WHEN due.gone THEN NULL ELSE $2::timestamptz END,
+         last_error = CASE WHEN due.gone THEN 'the notification no longer exists' ELSE s.last_error END,
+         attempts = s.attempts + 1
        FROM due WHERE s.id = due.id
-       RETURNING s.id, s.channel, s.attempts, s.user_id, s.notification_id, s.created_at
+       RETURNING s.id, s.channel, s.attempts, s.user_id, s.notification_id, s.created_at, due.gone
      )
      SELECT c.id, c.channel, c.attempts, c.user_id, u.email, c.notification_id, n.type, n.title, n.message, n.data
      FROM claimed c
      JOIN users u ON u.id = c.user_id
-     JOIN notifications n ON n.id = c.notification_id AND n.user_id = c.user_id`,
+     JOIN notifications n ON n.id = c.notification_id AND n.user_id = c.user_id
+     WHERE NOT c.gone`,
     [now, leaseUntil, limit],
   );
 }

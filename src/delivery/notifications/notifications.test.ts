@@ -252,6 +252,26 @@ describe("notifications", () => {
     assert.equal(push.received.length, pushesBefore + 1);
   });
 
+  it("marks dead a send whose notification is gone, instead of claiming it for ever", async () => {
+    const player = await registerPlayer(ctx.app);
+    await setPrefs(player.accessToken, { achievement: { email: false, push: true } });
+    await send(player.id, "meal.logged", { mealType: "dinner" });
+    await ctx.delivery.dispatcher.drain();
+    await ctx.db.asSystem((tx) => tx.exec(`DELETE FROM notifications WHERE user_id = $1`, [player.id]));
+    const sends = () =>
+      ctx.db.asSystem((tx) =>
+        tx.rows<{ status: string; attempts: number }>(
+          `SELECT status, attempts FROM notification_sends WHERE user_id = $1`,
+          [player.id],
+        ),
+      );
+    assert.ok((await sends()).length > 0);
+    const pushesBefore = push.received.length;
+    await ctx.delivery.notifications.runOnce();
+    assert.equal(push.received.length, pushesBefore);
+    assert.ok((await sends()).every((r) => r.status === "dead" && r.attempts === 1));
+  });
+
   it("lists with a cursor and an unread filter; marks one or all read; never another player's", async () => {
     const player = await registerPlayer(ctx.app);
     const other = await registerPlayer(ctx.app);

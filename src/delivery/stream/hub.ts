@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { systemClock, type Clock } from "../../platform/clock.ts";
 import type { Database } from "../../platform/db/database.ts";
 import { toMessage } from "../dispatcher.ts";
 import { Listener } from "./listener.ts";
@@ -31,7 +32,7 @@ export interface StreamSink {
   /** Tells the client the resume point is gone: reload state, then go on live. */
   resync(reason: string): Promise<void>;
   heartbeat(): void;
-  /** Ends the transport (server shutdown). */
+  /** Ends the transport (server shutdown, session ended, slow client). */
   end(): void;
 }
 
@@ -48,6 +49,8 @@ export const STREAM_DEFAULTS: StreamSettings = { heartbeatMs: 15_000, batch: 100
 
 interface Subscription {
   userId: string;
+  /** The session that opened the stream: checked on every heartbeat (logout ends the stream). */
+  sessionId: string | undefined;
   lastId: number;
   sink: StreamSink;
   busy: boolean;
@@ -92,11 +95,14 @@ export class StreamHub {
   private readonly subscriptions = new Map<string, Set<Subscription>>();
   private listener: Listener | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  /** Set by `endAll`: a stream still opening then is ended instead of added. */
+  private closing = false;
 
   constructor(
     private readonly db: Database,
     private readonly logger: Logger,
     readonly settings: StreamSettings = STREAM_DEFAULTS,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** Open streams on this instance. */
@@ -129,14 +135,20 @@ export class StreamHub {
    * Opens a stream for a player: finds where it starts (see ResumeFrom), then sends what the
    * client missed and, from then on, every new message.
    */
-  async open(userId: string, from: ResumeFrom, sink: StreamSink): Promise<OpenStream> {
+  async open(userId: string, from: ResumeFrom, sink: StreamSink, sessionId?: string): Promise<OpenStream> {
     const start = await this.db.asUser(userId, async (tx) => {
       if (from === undefined) return { after: await store.head(tx, userId), resync: false };
       if (from === 0 || (await store.isKept(tx, userId, from))) return { after: from, resync: false };
       return { after: await store.head(tx, userId), resync: true };
     });
+    if (this.closing) {
+      // The server began shutting down while this stream was opening: endAll has passed it by.
+      sink.end();
+      return { startedAfter: start.after, close: () => {} };
+    }
     const sub: Subscription = {
       userId,
+      sessionId,
       lastId: start.after,
       sink,
       busy: false,
@@ -170,6 +182,7 @@ export class StreamHub {
 
   /** Ends every open stream (server shutdown: clients reconnect elsewhere and resume). */
   endAll(): void {
+    this.closing = true;
     for (const set of this.subscriptions.values()) {
       for (const sub of set) {
         sub.closed = true;
@@ -210,11 +223,44 @@ export class StreamHub {
 
   private ensureHeartbeat(): void {
     if (this.heartbeat !== undefined) return;
-    this.heartbeat = setInterval(() => {
-      for (const set of this.subscriptions.values()) for (const sub of set) sub.sink.heartbeat();
-      void this.pollAll();
-    }, this.settings.heartbeatMs);
+    this.heartbeat = setInterval(() => void this.beat(), this.settings.heartbeatMs);
     this.heartbeat.unref();
+  }
+
+  /**
+   * One heartbeat (the interval calls it; tests too): a heartbeat to every stream, the end of
+   * streams whose session or account ended, and the catch-up poll.
+   */
+  async beat(): Promise<void> {
+    for (const set of this.subscriptions.values()) for (const sub of set) sub.sink.heartbeat();
+    await this.checkSessions();
+    await this.pollAll();
+  }
+
+  /**
+   * One query for the sessions of every open stream: a stream whose session was revoked (logout)
+   * or expired, or whose account was deactivated or deleted, is ended.
+   */
+  private async checkSessions(): Promise<void> {
+    const subs = [...this.subscriptions.values()].flatMap((set) => [...set]);
+    const ids = [...new Set(subs.flatMap((sub) => (sub.sessionId === undefined ? [] : [sub.sessionId])))];
+    if (ids.length === 0) return;
+    try {
+      const live = new Set<string>();
+      for (let i = 0; i < ids.length; i += 1000) {
+        const rows = await this.db.asSystem((tx) =>
+          store.liveSessions(tx, ids.slice(i, i + 1000), this.clock.now()),
+        );
+        for (const r of rows) live.add(`${r.id}/${r.user_id}`);
+      }
+      for (const sub of subs) {
+        if (sub.closed || sub.sessionId === undefined || live.has(`${sub.sessionId}/${sub.userId}`)) continue;
+        this.remove(sub);
+        sub.sink.end();
+      }
+    } catch (err) {
+      this.logger.warn({ err }, "stream session check failed");
+    }
   }
 
   /** One query for every subscribed player: wakes the streams that are behind. */

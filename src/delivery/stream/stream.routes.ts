@@ -41,26 +41,45 @@ export function resumeFrom(request: FastifyRequest): ResumeFrom {
   return given === undefined ? undefined : Number(given);
 }
 
-/** An SSE response as a stream sink: `id:`/`event:`/`data:` messages, comment heartbeats. */
+/** Heartbeats in a row a client may leave its socket undrained before its stream is closed. */
+export const MAX_STALLED_HEARTBEATS = 3;
+
+/**
+ * An SSE response as a stream sink: `id:`/`event:`/`data:` messages, comment heartbeats. Writes
+ * wait for the socket to drain (one waiter, shared); a heartbeat is skipped while it has not, and
+ * a client that has not drained for MAX_STALLED_HEARTBEATS heartbeats is dropped.
+ */
 function sseSink(raw: ServerResponse): StreamSink {
+  let drained: Promise<void> | undefined;
+  let stalled = 0;
+  const waitDrain = () =>
+    (drained ??= new Promise<void>((resolve) => {
+      const done = () => {
+        raw.off("drain", done);
+        raw.off("close", done);
+        drained = undefined;
+        resolve();
+      };
+      raw.on("drain", done);
+      raw.on("close", done);
+    }));
   const write = async (text: string) => {
     if (raw.destroyed || raw.writableEnded) return;
-    if (!raw.write(text)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          raw.off("drain", done);
-          raw.off("close", done);
-          resolve();
-        };
-        raw.on("drain", done);
-        raw.on("close", done);
-      });
-    }
+    if (!raw.write(text)) await waitDrain();
   };
   return {
     send: (m: StreamMessage) => write(`id: ${m.id}\nevent: ${m.event}\ndata: ${JSON.stringify(m.data)}\n\n`),
     resync: (reason: string) => write(`event: resync\ndata: ${JSON.stringify({ reason })}\n\n`),
-    heartbeat: () => void write(`: heartbeat\n\n`),
+    heartbeat: () => {
+      if (raw.destroyed || raw.writableEnded) return;
+      if (raw.writableNeedDrain) {
+        // The client reads nothing: no more buffering for it; closing ends its stream.
+        if (++stalled >= MAX_STALLED_HEARTBEATS) raw.destroy();
+        return;
+      }
+      stalled = 0;
+      raw.write(`: heartbeat\n\n`);
+    },
     end: () => {
       if (!raw.writableEnded) raw.end();
     },
@@ -191,7 +210,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{
         request.raw.socket.destroy();
       });
       try {
-        stream = await hub.open(user.userId, from, sink);
+        stream = await hub.open(user.userId, from, sink, user.sessionId);
         if (gone) stream.close();
       } catch (err) {
         request.log.error({ err }, "opening the stream failed");
@@ -215,6 +234,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{
         "Protocol pings every 15 s; a client that stops answering them is dropped. A plain GET without " +
         "an upgrade gets 426.",
       querystring: StreamQuery,
+      headers: StreamHeaders,
       response: {
         101: { description: "Switching to the WebSocket protocol" },
         ...problems(401, 403, 426),
@@ -233,7 +253,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{
         stream?.close();
       });
       try {
-        stream = await hub.open(user.userId, resumeFrom(request), sink);
+        stream = await hub.open(user.userId, resumeFrom(request), sink, user.sessionId);
         if (gone) stream.close();
       } catch (err) {
         request.log.error({ err }, "opening the stream failed");

@@ -39,3 +39,17 @@ export function heads(tx: Tx, userIds: string[]): Promise<{ user_id: string; id:
     [userIds],
   );
 }
+
+/** Which of these sessions are still usable: not revoked, not expired, their account active. */
+export function liveSessions(
+  tx: Tx,
+  sessionIds: string[],
+  now: Date,
+): Promise<{ id: string; user_id: string }[]> {
+  return tx.rows<{ id: string; user_id: string }>(
+    `SELECT s.id, s.user_id FROM sessions s JOIN users u ON u.id = s.user_id
+     WHERE s.id = ANY($1::uuid[]) AND s.revoked_at IS NULL AND s.expires_at > $2
+       AND u.is_active AND u.deleted_at IS NULL`,
+    [sessionIds, now],
+  );
+}

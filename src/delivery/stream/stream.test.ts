@@ -13,6 +13,7 @@ import {
 import { createInstance, type Instance } from "../../../test/helpers/instance.ts";
 import { openSse, type SseClient } from "../../../test/helpers/sse-client.ts";
 import WebSocket from "ws";
+import { STREAM_DEFAULTS, StreamHub } from "./hub.ts";
 
 const listenOn = async (app: TestContext["app"]) => {
   await app.listen({ port: 0, host: "127.0.0.1" });
@@ -247,27 +248,69 @@ describe("realtime stream (SSE)", () => {
   });
 
   it("catches up by the heartbeat poll when the NOTIFY is lost, and reconnects its listener", async () => {
-    // A third instance whose listener is cut: only its heartbeat poll can find new rows.
+    // A third instance that hears no NOTIFY at all (no listener yet, so no reconnection poll
+    // either) and dispatches nothing itself: only its heartbeat poll can find new rows.
     const third = await createInstance(ctx.ownerUrl, ctx.clock, {
       delivery: { stream: { heartbeatMs: 300 } },
     });
     try {
       const url = await listenOn(third.app);
-      await third.delivery.stream.listen(ctx.ownerUrl, true);
       const player = await registerPlayer(ctx.app);
       const client = await openSse(`${url}/v1/me/stream`, bearer(player.accessToken));
       clients.push(client);
-      third.delivery.stream.listening!.simulateDrop();
-      assert.equal(third.delivery.stream.listening!.connected, false);
+      assert.equal(third.delivery.stream.listening, undefined);
       await send(player.id);
       await client.next((m) => m.event === "meal.logged", 3000);
       const comments = client.comments;
       await client.until(() => client.comments > comments, 2000, "a heartbeat");
-      // The listener came back on its own; live messages come through NOTIFY again.
+      // A dropped listener comes back on its own; live messages come through NOTIFY again.
+      await third.delivery.stream.listen(ctx.ownerUrl, true);
+      third.delivery.stream.listening!.simulateDrop();
+      assert.equal(third.delivery.stream.listening!.connected, false);
       await client.until(() => third.delivery.stream.listening!.connected, 5000, "reconnection");
     } finally {
       await third.close();
     }
+  });
+
+  it("ends an open stream at the next heartbeat once its session is logged out", async () => {
+    const player = await registerPlayer(ctx.app);
+    const stayer = await registerPlayer(ctx.app);
+    const client = await open(player.accessToken);
+    const kept = await open(stayer.accessToken);
+    await client.until(() => client.comments > 0, 2000, "the connected comment");
+    await kept.until(() => kept.comments > 0, 2000, "the connected comment");
+    for (let i = 0; i < 100 && ctx.delivery.stream.size < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    const before = ctx.delivery.stream.size;
+    const logout = await ctx.app.inject({
+      method: "POST",
+      url: "/v1/auth/logout",
+      headers: bearer(player.accessToken),
+    });
+    assert.ok(logout.statusCode < 300, logout.body);
+    await ctx.delivery.stream.beat();
+    await client.closed(3000);
+    assert.equal(ctx.delivery.stream.size, before - 1, "only the logged-out player's stream ends");
+    await send(stayer.id);
+    await kept.next((m) => m.event === "meal.logged", 3000);
+  });
+
+  it("ends a stream still opening when every stream is ended (shutdown)", async () => {
+    const player = await registerPlayer(ctx.app);
+    const hub = new StreamHub(ctx.db, ctx.app.log as never, STREAM_DEFAULTS);
+    let ended = false;
+    const sink = {
+      send: async () => {},
+      resync: async () => {},
+      heartbeat: () => {},
+      end: () => (ended = true),
+    };
+    // The stream's first query is under way when the hub ends every stream.
+    const opening = hub.open(player.id, undefined, sink);
+    hub.endAll();
+    await opening;
+    assert.equal(ended, true);
+    assert.equal(hub.size, 0);
   });
 
   it("closes open streams when the server shuts down", async () => {
@@ -379,6 +422,10 @@ describe("realtime stream (WebSocket)", () => {
     assert.equal((await connect("?ticket=garbage")).status, 401);
     assert.equal((await connect("", bearer("not-a-token"))).status, 401);
     assert.equal((await connect("?lastEventId=abc", bearer(player.accessToken))).status, 400);
+    for (const id of ["abc", "-1", "01", "1e3", "9999999999999999"]) {
+      const res = await connect("", { ...bearer(player.accessToken), "last-event-id": id });
+      assert.equal(res.status, 400, `Last-Event-ID ${id}`);
+    }
     const plain = await ctx.app.inject({
       method: "GET",
       url: "/v1/me/ws",

@@ -46,9 +46,12 @@ export interface Endpoint {
   updatedAt: string;
 }
 
+/** A URL without its userinfo (`user:password@`): credentials are sent, never shown or audited. */
+export const withoutUserinfo = (url: string) => url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i, "$1");
+
 const view = (r: store.EndpointRow): Endpoint => ({
   id: r.id,
-  url: r.url,
+  url: withoutUserinfo(r.url),
   description: r.description,
   eventTypes: r.event_types,
   enabled: r.enabled,

@@ -185,6 +185,22 @@ describe("webhooks", () => {
     assert.equal(stored.secret, secret);
   });
 
+  it("never shows or audits the credentials in an endpoint's URL", async () => {
+    const created = await api("POST", "/v1/admin/webhooks", {
+      url: "https://hookuser:hookpass@example.com/hook",
+      eventTypes: ["meal.logged"],
+      enabled: false,
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    const { id, url } = created.json<{ id: string; url: string }>();
+    assert.equal(url, "https://example.com/hook");
+    const audit = await ctx.db.asSystem((tx) =>
+      tx.rows<{ row: string }>(`SELECT a::text AS row FROM audit_logs a WHERE resource_id = $1`, [id]),
+    );
+    assert.ok(audit.length >= 1);
+    assert.ok(audit.every((a) => !a.row.includes("hookpass")));
+  });
+
   it("retries a failing receiver with exponential backoff: three failures, then exactly one more delivery", async () => {
     const { receiver, endpoint } = await setup(["meal.logged"], (_r, i) => (i < 3 ? 500 : 200));
     const player = await registerPlayer(ctx.app);
