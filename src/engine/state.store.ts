@@ -17,42 +17,38 @@ export interface LockedRow {
 }
 
 /**
- * Locks the progress rows of the given players, in id order (so batches overlapping in players
- * cannot deadlock), creating the rows of players seen for the first time. Returns every player
- * that exists, with whether it may receive events; unknown ids are simply absent.
+ * Locks the progress rows of the given players, creating the rows of players seen for the first
+ * time. Returns every player that exists, with whether it may receive events; unknown ids are
+ * simply absent.
+ *
+ * One statement walks the players in id order, locking an existing row (the conflict's no-op
+ * update) or creating a missing one as it goes, so batches sharing players take their locks in
+ * one global order. Locking the existing rows first and creating the missing ones after could
+ * deadlock: a batch holding a row it found could wait for a row another batch had just created,
+ * while that batch waited for the first one's row.
  */
 export async function lockPlayers(tx: Tx, userIds: string[]): Promise<Map<string, LockedRow>> {
   const ids = [...new Set(userIds)].sort();
   // Each player is looked up by primary key (correlated lookups rather than joins), so even a
   // generic plan never weighs scanning whole tables.
-  const locked = await tx.rows<LockedRow>(
-    `SELECT p.user_id AS id, p.level,
-            (SELECT u.is_active AND u.deleted_at IS NULL FROM users u WHERE u.id = p.user_id) AS usable,
-            coalesce((SELECT pr.time_zone FROM user_profiles pr WHERE pr.user_id = p.user_id), 'UTC') AS time_zone,
-            coalesce((SELECT pr.day_start_hour FROM user_profiles pr WHERE pr.user_id = p.user_id), 0) AS day_start_hour
-     FROM user_progress p WHERE p.user_id = ANY($1::uuid[]) ORDER BY p.user_id FOR UPDATE`,
+  const rows = await tx.rows<LockedRow>(
+    `WITH u AS (SELECT id, is_active AND deleted_at IS NULL AS usable FROM users WHERE id = ANY($1::uuid[])),
+     p AS (
+       INSERT INTO user_progress (user_id)
+       SELECT u.id FROM u
+       -- A deactivated player's row is locked if it exists, never created.
+       WHERE u.usable OR EXISTS (SELECT 1 FROM user_progress e WHERE e.user_id = u.id)
+       ORDER BY u.id
+       ON CONFLICT (user_id) DO UPDATE SET level = user_progress.level
+       RETURNING user_id, level
+     )
+     SELECT u.id, u.usable, (SELECT p.level FROM p WHERE p.user_id = u.id) AS level,
+            coalesce((SELECT pr.time_zone FROM user_profiles pr WHERE pr.user_id = u.id), 'UTC') AS time_zone,
+            coalesce((SELECT pr.day_start_hour FROM user_profiles pr WHERE pr.user_id = u.id), 0) AS day_start_hour
+     FROM u`,
     [ids],
   );
-  const found = new Map(locked.map((r) => [r.id, r]));
-  const missing = ids.filter((id) => !found.has(id));
-  if (missing.length > 0) {
-    const made = await tx.rows<LockedRow>(
-      `WITH u AS (SELECT id, is_active AND deleted_at IS NULL AS usable FROM users WHERE id = ANY($1::uuid[])),
-       p AS (
-         INSERT INTO user_progress (user_id) SELECT id FROM u WHERE usable ORDER BY id
-         -- A no-op update when a concurrent first event made the row: it takes the row lock.
-         ON CONFLICT (user_id) DO UPDATE SET level = user_progress.level
-         RETURNING user_id, level
-       )
-       SELECT u.id, u.usable, (SELECT p.level FROM p WHERE p.user_id = u.id) AS level,
-              coalesce((SELECT pr.time_zone FROM user_profiles pr WHERE pr.user_id = u.id), 'UTC') AS time_zone,
-              coalesce((SELECT pr.day_start_hour FROM user_profiles pr WHERE pr.user_id = u.id), 0) AS day_start_hour
-       FROM u`,
-      [missing],
-    );
-    for (const r of made) found.set(r.id, r);
-  }
-  return found;
+  return new Map(rows.map((r) => [r.id, r]));
 }
 
 /**
