@@ -1,5 +1,6 @@
 import { invalid, type KeyedTable } from "../engine/keyed-definitions.ts";
 import type { Tx } from "../platform/db/database.ts";
+import { BOOST_CEILING } from "./boosts.ts";
 
 export const ITEM_TYPES = [
   "recipe",
@@ -112,10 +113,11 @@ const code = (v: unknown) =>
   typeof v === "string" && /^[a-z][a-z0-9_]{1,31}$/.test(v) ? undefined : "must be a currency code";
 const key = (v: unknown) =>
   typeof v === "string" && /^[a-z0-9][a-z0-9_.-]{0,63}$/.test(v) ? undefined : "must be a streak key";
+// At most the ceiling boosts are applied with: a larger multiplier would be sold and not paid.
 const multiplier = (v: unknown) =>
-  typeof v === "number" && v > 1 && v <= 10 && Math.abs(v * 1000 - Math.round(v * 1000)) < 1e-6
+  typeof v === "number" && v > 1 && v <= BOOST_CEILING && Math.abs(v * 1000 - Math.round(v * 1000)) < 1e-6
     ? undefined
-    : "must be a number above 1 and at most 10, in thousandths at most";
+    : `must be a number above 1 and at most ${BOOST_CEILING}, in thousandths at most`;
 
 /** The fields each type's data must have (others are refused); types not listed take any object. */
 const DATA_FIELDS: Partial<Record<ItemType, Record<string, FieldRule>>> = {

@@ -31,7 +31,7 @@ const itemFields = {
     Type.Record(Type.String({ maxLength: 100 }), Type.Unknown(), {
       maxProperties: 50,
       description:
-        "By type: boost {currency, multiplier (above 1, at most 10), duration (minutes)}; protection " +
+        "By type: boost {currency, multiplier (above 1, at most 3), duration (minutes)}; protection " +
         "{duration (hours), streak?}; freeze {currency? (streak_freeze), amount? (1)}; recipe {recipeCount}; " +
         "anything for avatar, badge and consumable",
     }),

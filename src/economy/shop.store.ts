@@ -61,7 +61,7 @@ export function catalogue(tx: Tx, userId: string, now: Date, f: CatalogueFilter)
              AND (i.per_player_limit IS NULL OR coalesce(inv.purchased, 0) < i.per_player_limit)
              AND (i.item_type NOT IN ('avatar', 'badge') OR coalesce(inv.quantity, 0) = 0)
              AND coalesce(w.balance, 0) >= i.price))
-       AND ($7::text IS NULL OR i.id::text = $7 OR i.key = $7)
+       AND ($7::text IS NULL OR i.id::text = lower($7) OR i.key = $7)
        AND ($8::text IS NULL OR (i.category, i.price, i.key) > ($8::text, $9::bigint, $10::text))
      ORDER BY i.category, i.price, i.key
      LIMIT $11`,
@@ -179,7 +179,7 @@ export function listPurchases(
     `SELECT p.*, i.key AS item_key, i.name AS item_name, i.item_type, p.created_at::text AS cursor_at
      FROM purchases p JOIN shop_items i ON i.id = p.item_id
      WHERE p.user_id = $1 AND ($2::text IS NULL OR p.status = $2)
-       AND ($3::text IS NULL OR i.key = $3 OR i.id::text = $3)
+       AND ($3::text IS NULL OR i.key = $3 OR i.id::text = lower($3))
        AND ($4::timestamptz IS NULL OR (p.created_at, p.id) < ($4::timestamptz, $5::uuid))
      ORDER BY p.created_at DESC, p.id DESC
      LIMIT $6`,

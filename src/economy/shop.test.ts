@@ -378,6 +378,22 @@ describe("shop: catalogue, purchases, history, grants, refunds", () => {
       type: "consumable",
     });
     assert.equal(problem(dup).code, "definition.exists");
+    // A multiplier above the ceiling boosts are applied with would be sold and not paid.
+    const tooStrong = await asAdmin("POST", "/v1/admin/shop-items", {
+      key: "five-x",
+      name: "Test item",
+      price: 100,
+      type: "boost",
+      data: { currency: "coins", multiplier: 5, duration: 30 },
+    });
+    assert.equal(tooStrong.statusCode, 422, tooStrong.body);
+    // An item's id is found however its hex digits are cased, as every path takes it.
+    const upper = await ctx.app.inject({
+      method: "GET",
+      url: `/v1/shop/${created.id.toUpperCase()}`,
+      headers: bearer(admin.accessToken),
+    });
+    assert.equal(upper.statusCode, 200, upper.body);
   });
 
   it("admins grant items (idempotent, audited) and refund purchases (idempotent, compensating entry)", async () => {

@@ -154,6 +154,10 @@ function expand(w: Workload): Op[] {
     const op = list[which % base];
     if (op !== undefined) list.splice(where % (list.length + 1), 0, op);
   }
+  // A replay of the first credit at the end, so that workloads exercise replayed adjustments
+  // whatever the random replays above picked (a credit is applied unless its key was taken).
+  const credit = list.find((op) => op.kind === "adjust" && op.amount > 0);
+  if (credit !== undefined) list.push(credit);
   return list;
 }
 
