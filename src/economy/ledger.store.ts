@@ -23,6 +23,26 @@ export interface Posted {
 }
 
 /**
+ * The ledger entry written after a wallet change `w` (a CTE returning the new balance), with the
+ * parameters entryParams gives: $1–$8 the entry, $9 what the wallet statement needs besides.
+ */
+const ENTRY_AFTER_WALLET = `INSERT INTO ledger_entries (user_id, currency, type, amount, balance_after, reason, source, reference, metadata)
+     SELECT $1, $2, $4, $3, w.balance, $5, $6, $7, $8 FROM w
+     RETURNING id AS "entryId", balance_after AS balance, (SELECT lifetime_earned FROM w) AS "lifetimeEarned"`;
+
+const entryParams = (w: LedgerWrite, flag: boolean) => [
+  w.userId,
+  w.currency,
+  w.amount,
+  w.type,
+  w.reason,
+  w.source,
+  w.reference ?? null,
+  w.metadata ?? null,
+  flag,
+];
+
+/**
  * Credits a wallet (creating it on first use) and writes its ledger entry in one statement. The
  * wallet row is locked by the upsert until the transaction ends, so the entry's balance_after is
  * the running sum. Returns undefined if the currency does not exist.
@@ -39,20 +59,8 @@ export async function credit(tx: Tx, w: LedgerWrite): Promise<Posted | undefined
          updated_at = now()
        RETURNING balance, lifetime_earned
      )
-     INSERT INTO ledger_entries (user_id, currency, type, amount, balance_after, reason, source, reference, metadata)
-     SELECT $1, $2, $4, $3, w.balance, $5, $6, $7, $8 FROM w
-     RETURNING id AS "entryId", balance_after AS balance, (SELECT lifetime_earned FROM w) AS "lifetimeEarned"`,
-    [
-      w.userId,
-      w.currency,
-      w.amount,
-      w.type,
-      w.reason,
-      w.source,
-      w.reference ?? null,
-      w.metadata ?? null,
-      w.earned ?? true,
-    ],
+     ${ENTRY_AFTER_WALLET}`,
+    entryParams(w, w.earned ?? true),
   );
 }
 
@@ -73,20 +81,8 @@ export async function debit(
        WHERE user_id = $1 AND currency = $2 AND ((allow_negative AND $9::boolean) OR balance + $3 >= 0)
        RETURNING balance, lifetime_earned
      )
-     INSERT INTO ledger_entries (user_id, currency, type, amount, balance_after, reason, source, reference, metadata)
-     SELECT $1, $2, $4, $3, w.balance, $5, $6, $7, $8 FROM w
-     RETURNING id AS "entryId", balance_after AS balance, (SELECT lifetime_earned FROM w) AS "lifetimeEarned"`,
-    [
-      w.userId,
-      w.currency,
-      w.amount,
-      w.type,
-      w.reason,
-      w.source,
-      w.reference ?? null,
-      w.metadata ?? null,
-      options.overdraft ?? true,
-    ],
+     ${ENTRY_AFTER_WALLET}`,
+    entryParams(w, options.overdraft ?? true),
   );
 }
 
