@@ -87,6 +87,8 @@ describe("egress policy", () => {
     assert.equal(inside.error?.code, "EFORBIDDEN");
     assert.equal((await lookup("localhost", {})).error?.code, "EFORBIDDEN");
     assert.equal((await lookup("metadata.google.internal", {})).error?.code, "EFORBIDDEN");
+    assert.equal((await lookup("METADATA.google.internal.", {})).error?.code, "EFORBIDDEN");
+    assert.equal((await lookup("localhost.", {})).error?.code, "EFORBIDDEN");
     assert.equal((await lookup("nowhere.example", {})).error?.code, "ENOTFOUND");
     // Allowed by the operator: the same name passes.
     const open = new EgressPolicy(["192.168.0.0/24"], resolve);

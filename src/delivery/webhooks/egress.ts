@@ -161,8 +161,10 @@ export class EgressPolicy {
   /** Why a host name (or literal address) may not be reached, judged without DNS. */
   hostProblem(host: string): string | undefined {
     if (isIP(host) !== 0) return this.addressProblem(host);
-    if (LOOPBACK_NAME.test(host)) return this.addressProblem("127.0.0.1");
-    if (METADATA_NAMES.has(host)) return "metadata service";
+    // `localhost.` is `localhost`: DNS names may end with the root's dot.
+    const name = host.toLowerCase().replace(/\.$/, "");
+    if (LOOPBACK_NAME.test(name)) return this.addressProblem("127.0.0.1");
+    if (METADATA_NAMES.has(name)) return "metadata service";
     return undefined;
   }
 
