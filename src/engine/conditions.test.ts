@@ -77,9 +77,14 @@ describe("conditions", () => {
   });
 
   it("refuse patterns that need backtracking, bad patterns and bad $options when defined", () => {
-    for (const pattern of ["(a)\\1", "^(?=a)", "(?<!a)b", "[", "a{2,1}", 7, "x".repeat(201)]) {
+    const tooComplex = "\\p{L}{300}";
+    for (const pattern of ["(a)\\1", "^(?=a)", "(?<!a)b", "[", "a{2,1}", 7, "x".repeat(201), tooComplex]) {
       assert.throws(() => compileCondition({ "event.data.note": { $regex: pattern } }), ConditionError);
     }
+    assert.throws(() => compileCondition({ "event.data.note": { $regex: tooComplex } }), /too complex/);
+    assert.doesNotThrow(() =>
+      compileCondition({ "event.data.note": { $regex: "^[a-z0-9._%+-]+@[a-z0-9.-]+$" } }),
+    );
     for (const options of ["g", "x", "iu", 1]) {
       assert.throws(
         () => compileCondition({ "event.data.note": { $regex: "a", $options: options } }),

@@ -49,6 +49,11 @@ export const MAX_REGEX_LENGTH = 200;
  * linear in the string's length, this bounds the constant.
  */
 export const MAX_REGEX_SUBJECT = 1000;
+/**
+ * The most instructions a compiled `$regex` may have. Matching costs up to (instructions × string
+ * length) steps; counted repetitions (`\p{L}{900}`) make large programs from short patterns.
+ */
+export const MAX_REGEX_PROGRAM = 250;
 /** `$options` letters: case-insensitive, multi-line, dot matches newlines. */
 const REGEX_FLAGS: Record<string, number> = {
   i: RE2JS.CASE_INSENSITIVE,
@@ -71,12 +76,18 @@ function compileRegex(pattern: unknown, options: unknown): RE2JS {
   }
   let flags = 0;
   for (const letter of typeof options === "string" ? options : "") flags |= REGEX_FLAGS[letter] ?? 0;
+  let re: RE2JS;
   try {
-    return RE2JS.compile(RE2JS.translateRegExp(pattern), flags);
+    re = RE2JS.compile(RE2JS.translateRegExp(pattern), flags);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new ConditionError(`$regex is not a pattern Ludus can match in linear time: ${reason}`);
   }
+  const program = (re.re2().prog as { numInst?: () => number } | undefined)?.numInst?.() ?? 0;
+  if (program > MAX_REGEX_PROGRAM) {
+    throw new ConditionError(`$regex is too complex (${program} steps; at most ${MAX_REGEX_PROGRAM})`);
+  }
+  return re;
 }
 
 const siftOptions: SiftOptions = {
