@@ -26,6 +26,7 @@ import { frameworkErrors, registerErrorHandling } from "./platform/http/errors.t
 import { registerObservability } from "./platform/http/observability.ts";
 import { registerOpenApi } from "./platform/http/openapi.ts";
 import { registerValidation } from "./platform/http/validation.ts";
+import { registerJsonLimits } from "./platform/http/json-limits.ts";
 import { gameExporters } from "./engine/export.ts";
 import { leaderboardRoutes } from "./leaderboards/leaderboards.routes.ts";
 import { questRoutes } from "./quests/quests.routes.ts";
@@ -69,6 +70,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   registerValidation(app);
+  registerJsonLimits(app);
   registerErrorHandling(app);
   await app.register(helmet, { contentSecurityPolicy: false });
   if (config.corsOrigins.length > 0)

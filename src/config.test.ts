@@ -49,7 +49,7 @@ describe("loadConfig", () => {
       },
       delivery: {
         pollIntervalMs: 200,
-        webhooks: { maxAttempts: 12, disableAfter: 50, timeoutMs: 10000 },
+        webhooks: { maxAttempts: 12, disableAfter: 50, timeoutMs: 10000, allowPrivate: [] },
         notifications: { email: undefined, push: undefined },
       },
     });
@@ -108,6 +108,23 @@ describe("loadConfig", () => {
     assert.deepEqual(config.corsOrigins, ["https://a.example", "https://b.example"]);
     assert.equal(config.logLevel, "debug");
     assert.equal(loadConfig({ LUDUS_TRUST_PROXY: "false" }).trustProxy, false);
+  });
+
+  it("reads the private ranges webhooks may reach, and refuses entries that are no range", () => {
+    const config = loadConfig({
+      LUDUS_WEBHOOK_ALLOW_PRIVATE: " 10.1.0.0/16 , fd00::/8,192.168.1.10, loopback",
+    });
+    assert.deepEqual(config.delivery.webhooks?.allowPrivate, [
+      "10.1.0.0/16",
+      "fd00::/8",
+      "192.168.1.10",
+      "127.0.0.0/8",
+      "::1/128",
+    ]);
+    for (const bad of ["10.0.0.0/33", "intranet", "10.0.0.0/8/1", "::1/200"]) {
+      const message = configError({ LUDUS_WEBHOOK_ALLOW_PRIVATE: bad });
+      assert.ok(message.includes("LUDUS_WEBHOOK_ALLOW_PRIVATE"), `${bad}: ${message}`);
+    }
   });
 
   it("keeps a numeric-looking admin password as text", () => {

@@ -2,6 +2,7 @@ import path from "node:path";
 import { Type, type Static } from "typebox";
 import { Value } from "typebox/value";
 import type { DeliveryOverrides } from "./delivery/index.ts";
+import { parseAllowList } from "./delivery/webhooks/egress.ts";
 import type { JobSettings } from "./scheduler/jobs.ts";
 
 /**
@@ -36,6 +37,7 @@ const EnvSchema = Type.Object({
   LUDUS_WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 12 }),
   LUDUS_WEBHOOK_DISABLE_AFTER: Type.Integer({ minimum: 1, maximum: 100000, default: 50 }),
   LUDUS_WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 10000 }),
+  LUDUS_WEBHOOK_ALLOW_PRIVATE: Type.String({ maxLength: 2000, default: "" }),
   LUDUS_SMTP_URL: Type.Optional(Type.String({ pattern: "^smtps?://" })),
   LUDUS_SMTP_FROM: Type.String({ minLength: 3, maxLength: 300, default: "Ludus <ludus@localhost>" }),
   LUDUS_PUSH_URL: Type.Optional(Type.String({ pattern: "^https?://" })),
@@ -120,6 +122,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       "Invalid configuration: set both LUDUS_ADMIN_EMAIL and LUDUS_ADMIN_PASSWORD, or neither",
     );
   }
+  let webhookAllowPrivate: string[];
+  try {
+    webhookAllowPrivate = parseAllowList(env.LUDUS_WEBHOOK_ALLOW_PRIVATE);
+  } catch (error) {
+    throw new ConfigError(
+      `Invalid configuration:\n  LUDUS_WEBHOOK_ALLOW_PRIVATE: ${(error as Error).message}`,
+    );
+  }
   if (env.DATABASE_APP_URL !== undefined && env.DATABASE_URL === undefined) {
     throw new ConfigError("Invalid configuration: DATABASE_APP_URL needs DATABASE_URL too");
   }
@@ -174,6 +184,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         maxAttempts: env.LUDUS_WEBHOOK_MAX_ATTEMPTS,
         disableAfter: env.LUDUS_WEBHOOK_DISABLE_AFTER,
         timeoutMs: env.LUDUS_WEBHOOK_TIMEOUT_MS,
+        allowPrivate: webhookAllowPrivate,
       },
       notifications: {
         email:

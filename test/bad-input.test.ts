@@ -62,6 +62,8 @@ interface Case {
   expect: number[];
   /** Replaces the caller's Authorization header; null sends none. */
   authorization?: string | null;
+  /** The problem code the answer must have, when one is meant. */
+  code?: string;
 }
 interface Fixtures {
   /** A resource of another player that the calling player must not reach, per path parameter route. */
@@ -174,6 +176,21 @@ function casesFor(method: string, path: string, op: Operation, fixtures: Fixture
   const add = (c: Omit<Case, "url"> & { url?: string }) => cases.push({ url: urlWith(), ...c });
 
   if (method !== "get") add({ name: "malformed JSON", payload: '{"a":', expect: [400] });
+  if (method !== "get") {
+    // Bounded structure, refused as the body is parsed: too deep (400), too wide (413).
+    add({
+      name: "JSON nested 5,000 levels",
+      payload: `{"a":${"[".repeat(5000)}${"]".repeat(5000)}}`,
+      expect: [400],
+      code: "request.json_too_deep",
+    });
+    add({
+      name: "JSON array of 10,001 items",
+      payload: `{"a":[${"0,".repeat(10_000)}0]}`,
+      expect: [413],
+      code: "request.json_too_large",
+    });
+  }
   if (body !== undefined && valid !== undefined) {
     add({ name: "empty JSON body", payload: "", expect: [400] });
     for (const [label, v] of [
@@ -312,6 +329,7 @@ function checkAnswer(c: Case, method: string, res: LightMyRequestResponse): stri
   }
   if (typeof body.code !== "string" || body.code.length === 0) return `no string code; ${what}`;
   if (body.status !== res.statusCode) return `body status differs from HTTP status; ${what}`;
+  if (c.code !== undefined && body.code !== c.code) return `expected code ${c.code}; ${what}`;
   return undefined;
 }
 

@@ -62,6 +62,7 @@ async function startLudus(databaseUrl: string): Promise<Started> {
       LUDUS_DELIVERY_POLL_MS: "50",
       // A delivery being sent when the process dies is leased for the timeout + 30 s: keep it short.
       LUDUS_WEBHOOK_TIMEOUT_MS: "2000",
+      LUDUS_WEBHOOK_ALLOW_PRIVATE: "loopback",
       LUDUS_WEBHOOK_MAX_ATTEMPTS: "100",
       LUDUS_WEBHOOK_DISABLE_AFTER: "100000",
     },

@@ -85,7 +85,11 @@ describe("row-level security", () => {
         "dietgame-shop",
       ],
       // Push to a closed port: the sends exist (and fail), which is all RLS needs.
-      delivery: { notifications: { push: { url: "http://127.0.0.1:9/push", token: undefined } } },
+      // The webhook too (loopback, allowed for it).
+      delivery: {
+        notifications: { push: { url: "http://127.0.0.1:9/push", token: undefined } },
+        webhooks: { allowPrivate: ["loopback"] },
+      },
     });
     a = await registerPlayer(ctx.app);
     b = await registerPlayer(ctx.app);

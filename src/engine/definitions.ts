@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import type { Database, Tx } from "../platform/db/database.ts";
 import type { Cadence } from "../platform/time/periods.ts";
 import { DEFAULT_CURVE, type LevelCurve } from "../progression/levels.ts";
-import { compileCondition, readsPlayer, type Predicate } from "./conditions.ts";
+import { compileStoredCondition, readsPlayer, type Predicate } from "./conditions.ts";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -310,7 +310,7 @@ export function toRuleDef(row: RuleRow): RuleDef {
     priority: row.priority,
     active: row.active,
     version: row.version,
-    test: compileCondition(row.condition),
+    test: compileStoredCondition(row.condition),
     readsPlayer: readsPlayer(row.condition),
   };
 }
@@ -324,7 +324,7 @@ export function toAchievementDef(row: AchievementRow): AchievementDef {
     rewards: row.rewards,
     metric: row.metric,
     target: row.target,
-    test: compileCondition(row.condition),
+    test: compileStoredCondition(row.condition),
     startsAt: row.starts_at,
     endsAt: row.ends_at,
   };
@@ -337,7 +337,7 @@ export function toStreakDef(row: StreakRow): StreakDef {
     name: row.name,
     cadence: row.cadence,
     eventTypes: row.event_types,
-    test: compileCondition(row.condition),
+    test: compileStoredCondition(row.condition),
     readsPlayer: readsPlayer(row.condition),
     graceHours: row.grace_hours,
     freezeCurrency: row.freeze_currency,
@@ -355,7 +355,7 @@ export function toQuestDef(row: QuestRow): QuestDef {
     endsAt: row.ends_at,
     target: row.target,
     eventTypes: row.event_types,
-    test: compileCondition(row.condition),
+    test: compileStoredCondition(row.condition),
     readsPlayer: readsPlayer(row.condition),
     amountField: row.amount_field,
     mode: row.mode,

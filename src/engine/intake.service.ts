@@ -3,6 +3,7 @@ import type { Principal } from "../identity/guards.ts";
 import type { Clock } from "../platform/clock.ts";
 import type { Database, Tx } from "../platform/db/database.ts";
 import { AppError, type ErrorCode, type FieldError } from "../platform/http/errors.ts";
+import { checkJsonShape } from "../platform/http/json-limits.ts";
 import type { ApplyInput, Engine, EventResult } from "./apply.ts";
 import type { Definitions, Snapshot } from "./definitions.ts";
 
@@ -130,6 +131,14 @@ export class EventIntake {
     }
 
     const data = request.data ?? {};
+    // Bodies are bounded by the HTTP layer; this holds for events that come any other way too,
+    // before the schema check and the canonical hash below walk the data.
+    const tooBig = checkJsonShape(data, undefined, `${path}/data`);
+    if (tooBig !== undefined) {
+      throw new AppError("event.invalid_data", tooBig.message, {
+        errors: [{ path: tooBig.path, message: tooBig.message }],
+      });
+    }
     if (!type.validate(data)) {
       throw new AppError("event.invalid_data", `The data does not match the schema of '${request.type}'`, {
         errors: (type.validate.errors ?? []).map((e) => ({

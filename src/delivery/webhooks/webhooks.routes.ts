@@ -19,7 +19,9 @@ const Url = Type.String({
   maxLength: 2000,
   format: "uri",
   pattern: "^https?://",
-  description: "http(s) URL",
+  description:
+    "http(s) URL. Internal addresses (loopback, private, link-local, metadata…) are refused " +
+    "(422 webhook.url_forbidden) unless the operator allows their range",
 });
 const EventTypes = Type.Array(Type.String({ minLength: 1, maxLength: 66, pattern: EVENT_FILTER_PATTERN }), {
   minItems: 1,
@@ -126,7 +128,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookService
         security,
         summary: "Add a webhook endpoint (the answer holds its secret, shown once)",
         body: CreateBody,
-        response: { 201: CreatedEndpoint, ...problems(401, 403) },
+        response: { 201: CreatedEndpoint, ...problems(401, 403, 422) },
       },
     },
     async (request, reply) =>
@@ -160,7 +162,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookService
         summary: "Change, disable or re-enable a webhook endpoint",
         params: IdParams,
         body: UpdateBody,
-        response: { 200: Endpoint, ...problems(401, 403, 404) },
+        response: { 200: Endpoint, ...problems(401, 403, 404, 422) },
       },
     },
     async (request) =>

@@ -1,3 +1,5 @@
+import http from "node:http";
+import https from "node:https";
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import { audit, SYSTEM_META, type AuditActor, type RequestMeta } from "../../audit/audit.service.ts";
@@ -8,6 +10,7 @@ import { decodeCursor, toPage } from "../../platform/http/pagination.ts";
 import { backoffMs, errorText } from "../backoff.ts";
 import type { OutboxHandler } from "../dispatcher.ts";
 import type { OutboxMessage } from "../messages.ts";
+import { EgressPolicy, ForbiddenAddressError, hostOf, type Resolver } from "./egress.ts";
 import { matches } from "./filters.ts";
 import { newSecret, sign, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "./signing.ts";
 import * as store from "./webhooks.store.ts";
@@ -22,6 +25,13 @@ export interface WebhookSettings {
   timeoutMs: number;
   /** Deliveries sent per tick. */
   batchSize: number;
+  /**
+   * Address ranges webhooks may reach although they are internal (loopback, private, link-local…):
+   * CIDR ranges or single addresses, from `LUDUS_WEBHOOK_ALLOW_PRIVATE`. Empty: none.
+   */
+  allowPrivate: readonly string[];
+  /** How host names are resolved (tests give their own DNS); the system's resolver if unset. */
+  resolve?: Resolver;
 }
 
 export const WEBHOOK_DEFAULTS: WebhookSettings = {
@@ -31,6 +41,7 @@ export const WEBHOOK_DEFAULTS: WebhookSettings = {
   disableAfter: 50,
   timeoutMs: 10_000,
   batchSize: 20,
+  allowPrivate: [],
 };
 
 export interface Endpoint {
@@ -82,13 +93,25 @@ export function webhookBody(m: OutboxMessage) {
  */
 export class WebhookService implements OutboxHandler {
   readonly name = "webhooks";
+  /** Where deliveries may connect: checked when a URL is registered and on every connection. */
+  private readonly egress: EgressPolicy;
 
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly settings: WebhookSettings = WEBHOOK_DEFAULTS,
-  ) {}
+  ) {
+    this.egress = new EgressPolicy(settings.allowPrivate, settings.resolve);
+  }
+
+  /** Refuses a URL whose host is, or now resolves to, an address webhooks may not reach. */
+  private async checkUrl(url: string): Promise<void> {
+    const problem = await this.egress.urlProblem(url);
+    if (problem === undefined) return;
+    const message = `The URL's host is a ${problem}, which webhooks may not reach (the operator can allow such ranges with LUDUS_WEBHOOK_ALLOW_PRIVATE)`;
+    throw new AppError("webhook.url_forbidden", message, { errors: [{ path: "body/url", message }] });
+  }
 
   // --- endpoints -------------------------------------------------------------------------------
 
@@ -108,6 +131,7 @@ export class WebhookService implements OutboxHandler {
     meta: RequestMeta,
     input: { url: string; description?: string; eventTypes: string[]; enabled?: boolean },
   ): Promise<Endpoint & { secret: string }> {
+    await this.checkUrl(input.url);
     const secret = newSecret();
     const row = await this.db.asSystem(async (tx) => {
       const created = await store.insertEndpoint(tx, {
@@ -136,6 +160,7 @@ export class WebhookService implements OutboxHandler {
     id: string,
     change: { url?: string; description?: string; eventTypes?: string[]; enabled?: boolean },
   ): Promise<Endpoint> {
+    if (change.url !== undefined) await this.checkUrl(change.url);
     const row = await this.db.asSystem(async (tx) => {
       const before = await store.findEndpoint(tx, id, true);
       if (before === undefined) throw notFound("Webhook endpoint");
@@ -269,34 +294,66 @@ export class WebhookService implements OutboxHandler {
     const started = performance.now();
     let statusCode: number | null = null;
     let error: string | null = null;
+    let refused = false;
     try {
-      const res = await fetch(d.url, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "user-agent": "Ludus-Webhooks/1",
-          [SIGNATURE_HEADER]: sign(d.secret, timestamp, body),
-          [TIMESTAMP_HEADER]: String(timestamp),
-          "ludus-event-id": d.event_id,
-          "ludus-event-type": d.event_type,
-          "ludus-delivery-id": d.id,
-        },
-        body,
-        redirect: "manual",
-        signal: AbortSignal.timeout(this.settings.timeoutMs),
+      statusCode = await this.post(d.url, body, {
+        "content-type": "application/json",
+        "user-agent": "Ludus-Webhooks/1",
+        [SIGNATURE_HEADER]: sign(d.secret, timestamp, body),
+        [TIMESTAMP_HEADER]: String(timestamp),
+        "ludus-event-id": d.event_id,
+        "ludus-event-type": d.event_type,
+        "ludus-delivery-id": d.id,
       });
-      statusCode = res.status;
-      await res.body?.cancel().catch(() => undefined);
-      if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
+      if (statusCode < 200 || statusCode >= 300) error = `HTTP ${statusCode}`;
     } catch (err) {
-      // Only the cause: the URL may carry credentials and the headers the signature.
-      const cause = (err as { cause?: { code?: unknown } }).cause?.code;
-      error = typeof cause === "string" ? cause : errorText(err, 200).replace(d.url, "<url>");
+      if (err instanceof ForbiddenAddressError) {
+        // Nothing was sent: the log says so and nothing more (no timing to learn from).
+        refused = true;
+        error = "forbidden address";
+      } else if ((err as { name?: unknown }).name === "AbortError") {
+        error = "timeout";
+      } else {
+        // Only the code: the URL may carry credentials and the headers the signature.
+        const code = (err as { code?: unknown }).code;
+        error = typeof code === "string" ? code : errorText(err, 200).replace(d.url, "<url>");
+      }
     }
-    const durationMs = Math.round(performance.now() - started);
+    const durationMs = refused ? 0 : Math.round(performance.now() - started);
     const ok = error === null;
     await this.finish(d, { at, ok, statusCode, error, durationMs });
     return ok;
+  }
+
+  /**
+   * POSTs a delivery and answers the response status. The connection goes only to an address the
+   * egress policy checked: literal addresses here, names through its `lookup` (resolved once, every
+   * address checked, then connected to). No redirects are followed; the response body is not read.
+   */
+  private post(url: string, body: string, headers: Record<string, string>): Promise<number> {
+    const host = hostOf(url);
+    const problem = host === undefined ? "not a URL" : this.egress.hostProblem(host);
+    if (problem !== undefined) return Promise.reject(new ForbiddenAddressError(`refused: ${problem}`));
+    const client = url.startsWith("https:") ? https : http;
+    return new Promise((resolve, reject) => {
+      const request = client.request(
+        url,
+        {
+          method: "POST",
+          headers: { ...headers, "content-length": String(Buffer.byteLength(body)) },
+          lookup: this.egress.lookup,
+          // A connection of its own: a pooled one would skip the lookup, and so the check.
+          agent: false,
+          signal: AbortSignal.timeout(this.settings.timeoutMs),
+        },
+        (response) => {
+          resolve(response.statusCode ?? 0);
+          response.destroy();
+        },
+      );
+      request.on("error", reject);
+      request.end(body);
+    });
   }
 
   private async finish(

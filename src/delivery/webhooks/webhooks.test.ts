@@ -41,7 +41,16 @@ describe("webhooks", () => {
       packs: ["dietgame", "dietgame-achievements"],
       // The tests move the clock by hours (backoff); tokens must outlive that.
       accessTokenTtlSeconds: 86_400,
-      delivery: { webhooks: { retryBaseMs: 10_000, retryMaxMs: 600_000, disableAfter: 5, maxAttempts: 8 } },
+      // The receivers listen on loopback, which webhooks may reach only when the operator allows it.
+      delivery: {
+        webhooks: {
+          retryBaseMs: 10_000,
+          retryMaxMs: 600_000,
+          disableAfter: 5,
+          maxAttempts: 8,
+          allowPrivate: ["loopback"],
+        },
+      },
     });
     admin = await createAdmin(ctx);
     apiKey = await createApiKey(ctx, admin.accessToken, ["events:write"]);
