@@ -13,7 +13,8 @@ import {
   type EventResult,
 } from "./plan.ts";
 import { loadStates, lockBoardPeriods, lockPlayers, writePlan } from "./state.store.ts";
-import { boardPeriodKey } from "../leaderboards/board-feed.ts";
+import { boardPeriodKey, boardsBySource } from "../leaderboards/board-feed.ts";
+import { moveEntry } from "../leaderboards/entry-writer.ts";
 import { protectionsSince } from "../streaks/streaks.store.ts";
 
 /** Event types Ludus emits itself; rules may listen to them. */
@@ -110,5 +111,17 @@ export class Engine {
       );
     }
     return results;
+  }
+
+  /**
+   * Moves the player's balance boards of a currency after a change made outside an event (a
+   * purchase, gift, item use or adjustment), in the caller's transaction, which holds the player's
+   * lock. Events feed the same boards through the planner.
+   */
+  async balanceChanged(tx: Tx, snapshot: Snapshot, userId: string, currency: string, balance: number) {
+    const at = this.clock.now();
+    for (const board of boardsBySource(snapshot).balance.get(currency) ?? []) {
+      await moveEntry(tx, this.ranks, board, userId, balance, at);
+    }
   }
 }

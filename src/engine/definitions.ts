@@ -182,6 +182,7 @@ export interface PoolDef {
 /** What a leaderboard ranks. */
 export type BoardSource =
   | { kind: "currency"; currency: string }
+  | { kind: "balance"; currency: string }
   | { kind: "counter"; stat: string }
   | { kind: "level" }
   | { kind: "event"; eventType: string; field: string }

@@ -1,16 +1,24 @@
 import { createHash } from "node:crypto";
+import { isIP } from "node:net";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import type { AdminUsersService } from "../identity/admin.service.ts";
 import { API_KEY_PREFIX } from "../identity/api-keys.ts";
-import { currentPrincipal, currentUser, type Guards } from "../identity/guards.ts";
+import { currentPrincipal, currentUser, requestMeta, type Guards } from "../identity/guards.ts";
 import type { Database } from "../platform/db/database.ts";
 import { decodeCursor, toPage } from "../platform/http/pagination.ts";
 import { IdParams, Page, problems } from "../platform/http/schemas.ts";
 import { listEvents, type EventRow } from "./events.store.ts";
 import type { EventIntake } from "./intake.service.ts";
+import type { ClientInfo } from "./plan.ts";
 import { ActivityItem, ActivityQuery, BatchBody, EventBody, EventResultSchema } from "./schemas.ts";
+
+/** Where a request came from, as the events table keeps it (an address that is not one is left out). */
+function clientOf(request: FastifyRequest): ClientInfo {
+  const { ip, userAgent } = requestMeta(request);
+  return { ip: ip !== null && isIP(ip) !== 0 ? ip : null, userAgent };
+}
 
 function isApiKeyRequest(request: FastifyRequest): boolean {
   const auth = request.headers.authorization ?? "";
@@ -27,6 +35,8 @@ const activityView = (e: EventRow) => ({
   receivedAt: e.received_at.toISOString(),
   source: e.source,
   parentId: e.parent_id,
+  clientIp: e.client_ip,
+  userAgent: e.user_agent,
   data: e.data,
   result: e.result,
 });
@@ -69,7 +79,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request, reply) => {
-      const result = await intake.submit(currentPrincipal(request), request.body);
+      const result = await intake.submit(currentPrincipal(request), request.body, clientOf(request));
       return reply.status(result.duplicate ? 200 : 201).send(result);
     },
   );
@@ -98,6 +108,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
         currentPrincipal(request),
         request.body.events,
         request.body.idempotencyKey,
+        clientOf(request),
       ),
     }),
   );

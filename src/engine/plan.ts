@@ -50,6 +50,14 @@ export interface ApplyInput {
   /** Who sent it, for idempotency: the same key from two callers is two events. */
   scope: string;
   requestHash: Buffer;
+  /** Where a player's own event came from (seed 000 activity_logs); absent for app backends. */
+  client?: ClientInfo;
+}
+
+/** The address and user agent of the device that sent a player's event. */
+export interface ClientInfo {
+  ip: string | null;
+  userAgent: string | null;
 }
 
 export interface EventResult {
@@ -163,6 +171,7 @@ export interface Writes {
     idempotencyKey: string | null;
     data: Record<string, unknown>;
     result: Record<string, unknown>;
+    client: ClientInfo | null;
   }[];
   outbox: { userId: string; payload: Record<string, unknown> }[];
   progress: Map<string, { userId: string; level: number; counted: number }>;
@@ -420,6 +429,7 @@ export class Planner {
       idempotencyKey: input.idempotencyKey,
       data: input.data,
       result: own,
+      client: input.client ?? null,
     });
     this.writes.outbox.push({
       userId: player.userId,
@@ -906,6 +916,8 @@ export class Planner {
     w.earned += earned;
     this.writes.wallets.set(slot, w);
     if (earned > 0) this.feedBoards(player, boardsBySource(this.snapshot).currency.get(currency), earned);
+    if (delta !== 0)
+      this.feedBoards(player, boardsBySource(this.snapshot).balance.get(currency), wallet.balance);
     this.writes.ledger.push({
       userId: player.userId,
       currency,

@@ -313,9 +313,10 @@ export async function writePlan(tx: Tx, w: Writes): Promise<void> {
        ON CONFLICT (user_id, stat) DO UPDATE SET value = user_stats_totals.value + EXCLUDED.value, updated_at = now()
      ),
      e AS (
-       INSERT INTO events (id, user_id, type, occurred_at, source, source_id, parent_id, idempotency_key, data, result)
+       INSERT INTO events (id, user_id, type, occurred_at, source, source_id, parent_id, idempotency_key, data, result,
+                           client_ip, user_agent)
        SELECT * FROM unnest($25::uuid[], $26::uuid[], $27::text[], $28::timestamptz[], $29::text[], $30::uuid[],
-                            $31::uuid[], $32::text[], $33::jsonb[], $34::jsonb[])
+                            $31::uuid[], $32::text[], $33::jsonb[], $34::jsonb[], $88::inet[], $89::text[])
      ),
      o AS (
        INSERT INTO outbox (user_id, topic, payload)
@@ -465,6 +466,8 @@ export async function writePlan(tx: Tx, w: Writes): Promise<void> {
       entries.map((x) => x.entry.rankScore),
       entries.map((x) => x.entry.reachedAt),
       entries.map((x) => x.entry.ranked),
+      w.events.map((x) => x.client?.ip ?? null),
+      w.events.map((x) => x.client?.userAgent?.slice(0, 512) ?? null),
     ],
   );
 }
