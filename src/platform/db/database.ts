@@ -126,6 +126,13 @@ export class Database {
     pool.on("error", (err) => {
       if (!this.closing) this.health.down(err);
     });
+    // From its first moment, every client has a listener of its own. The pool removes its idle
+    // listener before a checked-out client reaches `transaction` (a microtask later), and a backend
+    // terminated just after its startup sends its FATAL in that gap: unheard, it ends the process.
+    // Whoever holds the client learns of the failure from its next statement.
+    pool.on("connect", (client) => {
+      client.on("error", () => undefined);
+    });
   }
 
   /** Runs fn in a transaction whose row-level security sees only this user's rows. */
