@@ -66,28 +66,88 @@ describe("Database when its connection is lost", () => {
     assert.deepEqual(await settingRows(key), []);
   });
 
+  it("a connection lost once COMMIT is sent: outcome unknown, commit hooks neither kept nor undone", async () => {
+    const calls: string[] = [];
+    const failed = db.asSystem(async (tx) => {
+      const pid = await backendPid(tx);
+      tx.beforeCommit(
+        async () => {
+          calls.push("apply");
+          // Just before COMMIT: the backend dies, so COMMIT goes to a dead connection.
+          await terminate(pid);
+          await new Promise((r) => setTimeout(r, 200));
+        },
+        async () => {
+          calls.push("undo");
+        },
+        () => calls.push("uncertain"),
+      );
+    });
+    await assert.rejects(failed, (err: unknown) => {
+      assert.ok(err instanceof DatabaseUnavailableError, String(err));
+      assert.equal(err.commitUnknown, true);
+      return true;
+    });
+    assert.deepEqual(calls, ["apply", "uncertain"]);
+  });
+
+  it("a connection lost before COMMIT: hooks applied are undone", async () => {
+    const calls: string[] = [];
+    const failed = db.asSystem(async (tx) => {
+      const pid = await backendPid(tx);
+      tx.beforeCommit(
+        async () => {
+          calls.push("apply");
+        },
+        async () => {
+          calls.push("undo");
+        },
+        () => calls.push("uncertain"),
+      );
+      tx.beforeCommit(
+        async () => {
+          await terminate(pid);
+          await new Promise((r) => setTimeout(r, 200));
+          // The next hook talks to the database (as a rank index write would not, but a check could).
+          await tx.exec(`SELECT 1`);
+        },
+        async () => undefined,
+      );
+    });
+    await assert.rejects(failed, (err: unknown) => {
+      assert.ok(err instanceof DatabaseUnavailableError, String(err));
+      assert.equal(err.commitUnknown, false);
+      return true;
+    });
+    assert.deepEqual(calls, ["apply", "undo"]);
+  });
+
   it("logs the outage once and its end once, whatever the number of failures", async () => {
+    // The test before ended with a failure: what the database layer knows starts from a success.
+    await db.asSystem((tx) => tx.exec(`SELECT 1`));
+    assert.equal(db.health.available, true);
     const before = log.lines.length;
-    const pids = await Promise.all(
-      [0, 1].map(() =>
-        db.asSystem(async (tx) => {
-          await new Promise((r) => setTimeout(r, 50));
-          return backendPid(tx);
-        }),
-      ),
-    );
-    const failures = pids.map(() =>
+    const pids: number[] = [];
+    let go = () => {};
+    const killed = new Promise<void>((resolve) => (go = resolve));
+    // Two transactions, each on one of the pool's two connections, wait for both to be killed.
+    const failures = [0, 1].map(() =>
       assert.rejects(
         db.asSystem(async (tx) => {
-          // Each transaction takes one of the pool's two connections and waits for the kill.
-          await new Promise((r) => setTimeout(r, 300));
+          pids.push(await backendPid(tx));
+          await killed;
           return tx.exec(`SELECT 1`);
         }),
         DatabaseUnavailableError,
       ),
     );
-    await new Promise((r) => setTimeout(r, 100));
+    for (let waited = 0; pids.length < 2; waited += 10) {
+      assert.ok(waited < 10_000, "both transactions started");
+      await new Promise((r) => setTimeout(r, 10));
+    }
     for (const pid of pids) await terminate(pid);
+    await new Promise((r) => setTimeout(r, 200));
+    go();
     await Promise.all(failures);
     await db.asSystem((tx) => tx.exec(`SELECT 1`));
     const messages = log.lines.slice(before).map((l) => l.msg);
