@@ -195,8 +195,9 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     const appError = error instanceof AppError ? error : fromFastifyError(error);
-    if (appError.code === "db.unavailable") {
-      // The outage itself is logged once by the database layer, not once per request.
+    if (appError.code === "db.unavailable" || appError.code === "service.unavailable") {
+      // The outage itself is logged once by the database layer, not once per request (nor per
+      // readiness probe).
       request.log.debug({ err: error }, "request failed: database unavailable");
     } else if (appError.status >= 500) {
       request.log.error({ err: error }, "request failed");
