@@ -221,7 +221,14 @@ export class Database {
             });
           }
         }
-        if (lost) throw this.failed(error, commitSent);
+        // A statement error seen after the connection broke (a row missing from a read cut
+        // short) is the outage's doing, not the request's.
+        if (lost) {
+          const cause = isConnectionError(error) ? error : broken;
+          if (cause instanceof DatabaseUnavailableError) throw cause;
+          if (!this.closing) this.health.down(cause);
+          throw new DatabaseUnavailableError(cause, commitSent);
+        }
         const code = (error as { code?: unknown }).code;
         if (isStalePlan(error) && attempt < MAX_ATTEMPTS) {
           discard = true;
