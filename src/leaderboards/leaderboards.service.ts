@@ -397,6 +397,7 @@ export class LeaderboardsService {
         tx.beforeCommit(
           () => this.ranks.apply([change]),
           () => this.ranks.apply([{ list: change.list, previous: change.next, next: change.previous }]),
+          () => this.ranks.distrust(),
         );
       }
       const result: SubmitResult = {

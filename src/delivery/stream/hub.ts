@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { systemClock, type Clock } from "../../platform/clock.ts";
+import { isConnectionError } from "../../platform/db/availability.ts";
 import type { Database } from "../../platform/db/database.ts";
 import { toMessage } from "../dispatcher.ts";
 import { Listener } from "./listener.ts";
@@ -259,7 +260,8 @@ export class StreamHub {
         sub.sink.end();
       }
     } catch (err) {
-      this.logger.warn({ err }, "stream session check failed");
+      // A database outage is logged once by the database layer; the next heartbeat tries again.
+      if (!isConnectionError(err)) this.logger.warn({ err }, "stream session check failed");
     }
   }
 
@@ -272,7 +274,7 @@ export class StreamHub {
         for (const h of found) this.poke(h.user_id, h.id);
       }
     } catch (err) {
-      this.logger.warn({ err }, "stream catch-up poll failed");
+      if (!isConnectionError(err)) this.logger.warn({ err }, "stream catch-up poll failed");
     }
   }
 

@@ -62,11 +62,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
         ? { url: config.databaseAppUrl, switchRole: false }
         : { url: admin.url, switchRole: true };
     const pool = createRuntimePool(runtime.url, config.poolSize, runtime.switchRole);
-    let closing = false;
-    pool.on("error", (err) => {
-      // Connections ending because we are shutting down are expected, not failures.
-      if (!closing) logger.error({ err }, "idle database connection failed");
-    });
+    // The Database handles the pool's 'error' events (idle connections that fail).
     const db = new Database(pool, logger);
     await ensurePartitions(db);
     return {
@@ -74,7 +70,6 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
       adminUrl: admin.url,
       runtime,
       async close() {
-        closing = true;
         await db.close();
         await admin.stop();
       },

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { isConnectionError } from "../db/availability.ts";
 
 /**
  * Every error code a client can see. Codes are part of the API: add new ones, never rename.
@@ -65,6 +66,7 @@ export const ERROR_STATUS = {
   rate_limited: 429,
   internal: 500,
   "service.unavailable": 503,
+  "db.unavailable": 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -135,8 +137,18 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, error:
   return reply.status(error.status).type("application/problem+json").serializer(JSON.stringify).send(body);
 }
 
+/** How long a client is told to wait (Retry-After) when the database is unavailable. */
+const DB_RETRY_AFTER_SECONDS = 2;
+
 /** Maps Fastify's own errors (validation, parsing, limits) onto our codes. */
 function fromFastifyError(error: FastifyError): AppError {
+  // The database connection was lost or could not be made: the transaction wrote nothing (or, cut
+  // off after COMMIT, is settled by the client retrying with its idempotency key).
+  if (isConnectionError(error)) {
+    return new AppError("db.unavailable", "The database is unavailable; try again shortly", {
+      retryAfterSeconds: DB_RETRY_AFTER_SECONDS,
+    });
+  }
   if (error.validation) {
     const errors = error.validation.map((v) => ({
       path: `${error.validationContext ?? "body"}${v.instancePath}`,
@@ -186,7 +198,11 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     const appError = error instanceof AppError ? error : fromFastifyError(error);
-    if (appError.status >= 500) {
+    if (appError.code === "db.unavailable" || appError.code === "service.unavailable") {
+      // The outage itself is logged once by the database layer, not once per request (nor per
+      // readiness probe).
+      request.log.debug({ err: error }, "request failed: database unavailable");
+    } else if (appError.status >= 500) {
       request.log.error({ err: error }, "request failed");
     } else if (!(error instanceof AppError)) {
       request.log.info({ code: appError.code, reason: error.message }, "request rejected");
