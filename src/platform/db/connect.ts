@@ -3,11 +3,12 @@ import type { Logger } from "pino";
 import type { Config } from "../../config.ts";
 import { createRuntimePool, Database } from "./database.ts";
 import { migrate } from "./migrator.ts";
+import { withStartupLock } from "./startup-lock.ts";
 
 const EMBEDDED_DATABASE = "ludus";
 
 export interface AdminConnection {
-  /** Connection string with rights to migrate (owner of the schema). */
+  /** Connection string with rights to migrate (owner of the schema); always direct to PostgreSQL. */
   url: string;
   /** Stops the embedded server, if one was started. */
   stop(): Promise<void>;
@@ -43,10 +44,12 @@ export async function openAdminConnection(
 
 export interface OpenDatabase {
   db: Database;
+  /** DATABASE_URL (or the embedded server's): direct to PostgreSQL, never through a pooler. */
   adminUrl: string;
-  /** How to open another runtime connection (the definitions listener). */
+  /** How to open another runtime connection. */
   runtime: { url: string; switchRole: boolean };
-  close(): Promise<void>;
+  /** Closes the pool (waiting at most `poolMs` for its connections), then stops an embedded server. */
+  close(poolMs?: number): Promise<void>;
 }
 
 /**
@@ -68,14 +71,29 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
       if (!closing) logger.error({ err }, "idle database connection failed");
     });
     const db = new Database(pool, logger);
-    await ensurePartitions(db);
+    try {
+      // Instances starting at once: one makes the partitions, the others find them made.
+      await withStartupLock(admin.url, logger, () => ensurePartitions(db));
+    } catch (error) {
+      closing = true;
+      await db.close();
+      throw error;
+    }
     return {
       db,
       adminUrl: admin.url,
       runtime,
-      async close() {
+      async close(poolMs = 3000) {
         closing = true;
-        await db.close();
+        // A pool whose connections do not end (a hung server) must not hold up stopping PostgreSQL.
+        const ended = await Promise.race([
+          db.close().then(
+            () => true,
+            () => true,
+          ),
+          new Promise<false>((resolve) => setTimeout(resolve, poolMs, false).unref()),
+        ]);
+        if (!ended) logger.warn("database pool did not close in time; going on");
         await admin.stop();
       },
     };

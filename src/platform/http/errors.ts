@@ -59,6 +59,7 @@ export const ERROR_STATUS = {
   "quest.reroll_limit": 409,
   "webhook.delivery_in_progress": 409,
   "stream.upgrade_required": 426,
+  "stream.capacity": 503,
   rate_limited: 429,
   internal: 500,
   "service.unavailable": 503,
