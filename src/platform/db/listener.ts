@@ -39,6 +39,7 @@ export class Listener {
   private readonly disconnectHandlers: (() => void)[] = [];
   /** Settles when the current connection attempt ends (close() waits for it). */
   private attempt: Promise<void> | undefined;
+  private pid: number | undefined;
 
   constructor(private readonly options: ListenerOptions) {}
 
@@ -72,6 +73,11 @@ export class Listener {
   /** Connects (retrying in the background if that fails) and resolves after the first attempt. */
   async start(): Promise<void> {
     await this.connect();
+  }
+
+  /** The server process of the live connection (`pg_stat_activity.pid`), if connected. */
+  get backendPid(): number | undefined {
+    return this.client === undefined ? undefined : this.pid;
   }
 
   /** Whether notifications are being heard now. */
@@ -130,6 +136,7 @@ export class Listener {
       for (const channel of this.channels.keys()) {
         await client.query(`LISTEN ${client.escapeIdentifier(channel)}`);
       }
+      this.pid = (await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]?.pid;
     } catch (err) {
       drop(err);
       return;
