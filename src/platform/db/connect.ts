@@ -106,8 +106,13 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
 /** Tables partitioned by month, kept a few months ahead (the scheduler repeats this daily). */
 export const MONTHLY_PARTITIONED = ["audit_logs", "ledger_entries", "events", "notifications"] as const;
 
+const PARTITIONS_LOCK_KEY = 4_281_712_013;
+
 export async function ensurePartitions(db: Database, from: Date = new Date(), months = 4): Promise<number> {
   return db.asSystem(async (tx) => {
+    // Two callers at once (instances starting, the scheduler's job) would both try to create the
+    // same partition: one at a time, the later one finds them made.
+    await tx.exec(`SELECT pg_advisory_xact_lock($1)`, [PARTITIONS_LOCK_KEY]);
     let created = 0;
     for (const table of MONTHLY_PARTITIONED) {
       const row = await tx.one<{ n: number }>(
