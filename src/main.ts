@@ -50,16 +50,6 @@ function positiveInt(value: string): number {
 async function serve(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
   const server = await startServer(config, logger);
-  console.log(`\nLudus ${VERSION} is running\n`);
-  console.log(`  API        ${server.url}/v1`);
-  console.log(`  API docs   ${server.url}/docs`);
-  console.log(`  OpenAPI    ${server.url}/openapi.json`);
-  console.log(`  Health     ${server.url}/healthz`);
-  console.log(`  Metrics    ${server.url}/metrics`);
-  console.log(
-    `  Database   ${config.databaseUrl === undefined ? `embedded, data in ${config.dataDir}` : "DATABASE_URL"}\n`,
-  );
-
   // A signal to the process group (Ctrl-C, `docker stop`, a service manager) also reaches wrappers
   // such as npm or tsx, which forward it: a repeat soon after the first is that copy, not a user
   // asking twice. A later one exits at once (the embedded PostgreSQL is still asked to stop).
@@ -91,6 +81,15 @@ async function serve(config: Config): Promise<void> {
   };
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
+  console.log(`\nLudus ${VERSION} is running\n`);
+  console.log(`  API        ${server.url}/v1`);
+  console.log(`  API docs   ${server.url}/docs`);
+  console.log(`  OpenAPI    ${server.url}/openapi.json`);
+  console.log(`  Health     ${server.url}/healthz`);
+  console.log(`  Metrics    ${server.url}/metrics`);
+  console.log(
+    `  Database   ${config.databaseUrl === undefined ? `embedded, data in ${config.dataDir}` : "DATABASE_URL"}\n`,
+  );
 }
 
 async function withAdminUrl<T>(config: Config, fn: (url: string) => Promise<T>): Promise<T> {

@@ -189,11 +189,20 @@ export async function startEmbeddedPostgres(options: {
     }
   };
   process.on("exit", onExit);
+  // A program with no signal handling of its own (a one-off command, the test runner, a benchmark)
+  // would die on Ctrl-C without stopping PostgreSQL, which the signal no longer reaches: stop it,
+  // then exit as the signal would have. `ludus serve` handles the signals itself (drains first).
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (process.listenerCount(signal) > 1) return;
+    void server.stop().finally(() => process.exit(128 + (signal === "SIGINT" ? 2 : 15)));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   logger.info({ port, dir: clusterDir, pid: child.pid }, "embedded PostgreSQL started");
 
   const url = `postgres://${credentials.user}:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}/postgres`;
   let stopping: Promise<void> | undefined;
-  return {
+  const server: EmbeddedServer = {
     url,
     pid: child.pid,
     stop() {
@@ -218,12 +227,15 @@ export async function startEmbeddedPostgres(options: {
           }
         }
         process.off("exit", onExit);
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
         await rm(ownerFile, { force: true });
         logger.info("embedded PostgreSQL stopped");
       })();
       return stopping;
     },
   };
+  return server;
 }
 
 /** Resolves once PostgreSQL says it accepts connections; fails if it exits first or takes a minute. */
