@@ -81,14 +81,17 @@ async function serve(config: Config): Promise<void> {
   };
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
-  console.log(`\nLudus ${VERSION} is running\n`);
-  console.log(`  API        ${server.url}/v1`);
-  console.log(`  API docs   ${server.url}/docs`);
-  console.log(`  OpenAPI    ${server.url}/openapi.json`);
-  console.log(`  Health     ${server.url}/healthz`);
-  console.log(`  Metrics    ${server.url}/metrics`);
+  // One write, so that whoever watches for "is running" finds the whole banner with it.
   console.log(
-    `  Database   ${config.databaseUrl === undefined ? `embedded, data in ${config.dataDir}` : "DATABASE_URL"}\n`,
+    [
+      `\nLudus ${VERSION} is running\n`,
+      `  API        ${server.url}/v1`,
+      `  API docs   ${server.url}/docs`,
+      `  OpenAPI    ${server.url}/openapi.json`,
+      `  Health     ${server.url}/healthz`,
+      `  Metrics    ${server.url}/metrics`,
+      `  Database   ${config.databaseUrl === undefined ? `embedded, data in ${config.dataDir}` : "DATABASE_URL"}\n`,
+    ].join("\n"),
   );
 }
 
