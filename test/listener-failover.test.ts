@@ -75,7 +75,7 @@ describe("a killed LISTEN connection", () => {
     return body.effects.awards.filter((a) => a.currency === "coins").reduce((n, a) => n + a.amount, 0);
   };
 
-  it("the first instance applies the new rule and refuses the switched-off type within 2 s", async () => {
+  it("the first instance applies the new rule, refuses the switched-off type and the revoked key within 2 s", async () => {
     for (const key of ["failover.paid", "failover.other"]) {
       await asAdmin(second, "POST", "/v1/admin/event-types", {
         key,
@@ -93,6 +93,23 @@ describe("a killed LISTEN connection", () => {
     await until(async () => (await awarded(first, "failover.paid")) === 3, "the first instance pays 3");
     assert.equal((await send(first, "failover.other")).statusCode, 201);
 
+    // An API key, verified (and cached) by the first instance.
+    const created = await second.app.inject({
+      method: "POST",
+      url: "/v1/admin/api-keys",
+      headers: bearer(adminToken),
+      payload: { name: "failover", scopes: ["users:read"] },
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    const apiKey = created.json<{ id: string; key: string }>();
+    const profile = () =>
+      first.app.inject({
+        method: "GET",
+        url: `/v1/users/${player.id}`,
+        headers: { "x-api-key": apiKey.key },
+      });
+    assert.equal((await profile()).statusCode, 200);
+
     const pid = first.listener.backendPid;
     assert.ok(pid !== undefined, "the first instance listens");
     await withClient(database.url, async (c) => {
@@ -109,6 +126,13 @@ describe("a killed LISTEN connection", () => {
     // Cached again at once, whether or not the loss has been noticed yet.
     assert.equal(await awarded(first, "failover.paid"), 3);
 
+    assert.equal((await profile()).statusCode, 200, "the key is cached again");
+    const revoked = await second.app.inject({
+      method: "DELETE",
+      url: `/v1/admin/api-keys/${apiKey.id}`,
+      headers: bearer(adminToken),
+    });
+    assert.ok(revoked.statusCode < 300, revoked.body);
     await asAdmin(second, "PATCH", `/v1/admin/rules/${rule.id}`, {
       awards: [{ currency: "coins", amount: 40 }],
     });
@@ -120,6 +144,10 @@ describe("a killed LISTEN connection", () => {
         (await awarded(first, "failover.paid")) === 40 &&
         (await send(first, "failover.other")).statusCode >= 400,
       "the first instance pays 40 and refuses the switched-off type",
+    );
+    await until(
+      async () => (await profile()).statusCode === 401,
+      "the first instance refuses the revoked key",
     );
     const refused = await send(first, "failover.other");
     assert.ok(refused.statusCode >= 400 && refused.statusCode < 500, refused.body);
