@@ -54,6 +54,9 @@ export const STREAM_DEFAULTS: StreamSettings = {
   maxPerInstance: 10_000,
 };
 
+/** How often open streams are polled while the instance's LISTEN connection is down. */
+const UNHEARD_POLL_MS = 1000;
+
 /** Thrown by `open` when the instance already holds `maxPerInstance` streams. */
 export class StreamCapacityReached extends Error {
   override name = "StreamCapacityReached";
@@ -109,6 +112,8 @@ export class StreamHub {
   /** Whether `listener` is this hub's own (made by `listen`), closed with it. */
   private ownListener = false;
   private heartbeat: NodeJS.Timeout | undefined;
+  /** The poll while the listener is down (see `attach`). */
+  private unheard: NodeJS.Timeout | undefined;
   /** Set by `endAll`: a stream still opening then is ended instead of added. */
   private closing = false;
 
@@ -134,7 +139,19 @@ export class StreamHub {
     if (this.listener !== undefined) return;
     this.listener = listener;
     listener.on(STREAM_CHANNEL, (payload) => this.onNotify(payload));
-    listener.onConnect(() => void this.pollAll());
+    listener.onConnect(() => {
+      clearInterval(this.unheard);
+      this.unheard = undefined;
+      void this.pollAll();
+    });
+    // While other instances cannot be heard, open streams are polled every second instead.
+    listener.onDisconnect(() => {
+      if (this.unheard !== undefined) return;
+      this.unheard = setInterval(() => {
+        if (this.subscriptions.size > 0) void this.pollAll();
+      }, UNHEARD_POLL_MS);
+      this.unheard.unref();
+    });
   }
 
   /** Listens on a connection of its own (tests; the server shares one listener, see `attach`). */
@@ -213,6 +230,8 @@ export class StreamHub {
     this.subscriptions.clear();
     clearInterval(this.heartbeat);
     this.heartbeat = undefined;
+    clearInterval(this.unheard);
+    this.unheard = undefined;
   }
 
   async close(): Promise<void> {
