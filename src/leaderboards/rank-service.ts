@@ -139,6 +139,20 @@ export class RankService implements RankSink {
     return this.building;
   }
 
+  /**
+   * Checks a shared index's health again (after the instance's LISTEN connection came back: this
+   * instance may have missed the news while it was away). An index another instance marked not
+   * built is no longer read, and is rebuilt.
+   */
+  async recheck(): Promise<void> {
+    if (this.closed || !this.ready || this.index.isBuilt === undefined) return;
+    if ((await this.index.isBuilt()) === false) {
+      this.ready = false;
+      this.logger.warn("shared rank index not built; serving ranks from PostgreSQL until rebuilt");
+      this.scheduleRecovery();
+    }
+  }
+
   /** Stops retrying rebuilds (the index itself is closed by its owner). */
   close(): void {
     this.closed = true;

@@ -63,6 +63,7 @@ export const ERROR_STATUS = {
   "webhook.delivery_in_progress": 409,
   "webhook.url_forbidden": 422,
   "stream.upgrade_required": 426,
+  "stream.capacity": 503,
   rate_limited: 429,
   internal: 500,
   "service.unavailable": 503,
