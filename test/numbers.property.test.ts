@@ -375,6 +375,51 @@ describe("numbers across the whole range", () => {
     assert.deepEqual(report.problems, []);
   });
 
+  it("a batch with one event whose amount is out of range is refused whole, and nothing is written", async () => {
+    const player = await registerPlayer(ctx.app);
+    for (const [url, payload] of [
+      ["/v1/admin/event-types", { key: "num.batch" }],
+      [
+        "/v1/admin/rules",
+        {
+          key: "num-batch",
+          name: "Batch",
+          eventType: "num.batch",
+          awards: [{ currency: "coins", field: "data.n" }],
+        },
+      ],
+    ] as const) {
+      const res = await asAdmin("POST", url, payload);
+      assert.equal(res.statusCode, 201, res.body);
+    }
+    const written = () =>
+      ctx.db.asSystem((tx) =>
+        tx.one<{ events: number; entries: number }>(
+          `SELECT (SELECT count(*)::int FROM events WHERE user_id = $1) AS events,
+                  (SELECT count(*)::int FROM ledger_entries WHERE user_id = $1) AS entries`,
+          [player.id],
+        ),
+      );
+    const before = await written();
+    const res = await ctx.app.inject({
+      method: "POST",
+      url: "/v1/events/batch",
+      headers: { "x-api-key": apiKey },
+      payload: {
+        events: [
+          { type: "num.batch", userId: player.id, data: { n: 5 } },
+          { type: "num.batch", userId: player.id, data: { n: 1e18 } },
+          { type: "num.batch", userId: player.id, data: { n: 7 } },
+        ],
+      },
+    });
+    assert.equal(res.statusCode, 422, res.body);
+    const body = problem(res);
+    assert.equal(body.code, "event.amount_out_of_range");
+    assert.match(body.detail, /num-batch.*data\.n/);
+    assert.deepEqual(await written(), before);
+  });
+
   it("a balance, counter or score that would pass the ceiling refuses the event with 409, and nothing is written", async () => {
     const player = await registerPlayer(ctx.app);
     for (const [url, payload] of [
