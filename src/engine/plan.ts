@@ -205,9 +205,7 @@ function readNumber(event: { data: Record<string, unknown> }, path: string): num
 
 /** Refuses the event (and with it the whole request): an amount it carries is out of range. */
 function outOfRange(what: string, path: string, detail: string): never {
-  throw new AppError("event.amount_out_of_range", `${what}: ${path} ${detail}`, {
-    errors: [{ path: `body/${path.replace(/\./g, "/")}`, message: detail }],
-  });
+  throw new AppError("event.amount_out_of_range", `${what} ${path}, which ${detail}`);
 }
 
 /**
@@ -230,7 +228,7 @@ function readAmount(
     outOfRange(
       what,
       path,
-      `is beyond the ceiling of ${limit}${multiplier === 1 ? "" : ` (times ${multiplier})`}`,
+      `${multiplier === 1 ? "" : `times ${multiplier} `}is beyond the ceiling of ${limit}`,
     );
   }
   return amount;
