@@ -135,6 +135,46 @@ function jsonType(value: unknown): string {
   return typeof value;
 }
 
+/**
+ * Numbers no documented field accepts (every amount has a ceiling; see src/platform/limits.ts):
+ * each number anywhere in a body (nested objects and array items too) replaced by one of them.
+ */
+const BAD_NUMBERS: [string, number][] = [
+  ["1e18", 1e18],
+  ["-1e18", -1e18],
+  ["9.3e18", 9.3e18],
+  ["2^53 + 1", 2 ** 53 + 1],
+  ["-(2^53 + 1)", -(2 ** 53 + 1)],
+  ["1e300", 1e300],
+];
+
+function numberVariants(s: Schema, value: unknown, depth = 0): [string, unknown][] {
+  if (depth > 5) return [];
+  const types = typesOf(s);
+  const out: [string, unknown][] = [];
+  if (types.includes("integer") || types.includes("number")) {
+    out.push(...BAD_NUMBERS.map(([label, n]): [string, unknown] => [` = ${label}`, n]));
+    if (!types.includes("number")) out.push([" = 1.5 (an integer field)", 1.5]);
+  }
+  for (const branch of s.anyOf ?? []) {
+    if (!typesOf(branch).some((t) => t === "object" || t === "array")) continue;
+    out.push(...numberVariants(branch, example(branch), depth + 1));
+  }
+  if (s.properties !== undefined) {
+    const base = (value !== null && typeof value === "object" ? value : {}) as Record<string, unknown>;
+    for (const [prop, p] of Object.entries(s.properties)) {
+      for (const [label, v] of numberVariants(p, base[prop] ?? example(p), depth + 1)) {
+        out.push([`.${prop}${label}`, { ...base, [prop]: v }]);
+      }
+    }
+  }
+  if (s.items !== undefined) {
+    const first: unknown = Array.isArray(value) && value.length > 0 ? value[0] : example(s.items);
+    for (const [label, v] of numberVariants(s.items, first, depth + 1)) out.push([`[0]${label}`, [v]]);
+  }
+  return out;
+}
+
 /** Query values a parameter's schema refuses. */
 function badQueryValues(p: Parameter): [string, string][] {
   const s = p.schema ?? {};
@@ -219,6 +259,9 @@ function casesFor(method: string, path: string, op: Operation, fixtures: Fixture
           expect: [400, 413],
         });
       }
+    }
+    for (const [label, v] of numberVariants(body, valid)) {
+      add({ name: `body${label}`, payload: JSON.stringify(v), expect: [400] });
     }
     add({ name: "text/plain body", payload: validText, contentType: "text/plain", expect: [400, 415] });
     add({ name: "application/xml body", payload: "<a/>", contentType: "application/xml", expect: [415] });

@@ -12,6 +12,7 @@ import { boardPeriodBounds, boardPeriodKey, listName, nextEntry, rankKey } from 
 import * as store from "./leaderboards.store.ts";
 import type { RankKey } from "./rank-index/rank-index.ts";
 import type { RankService } from "./rank-service.ts";
+import { LIMITS, within } from "../platform/limits.ts";
 
 export const leaderboardView = (b: LeaderboardRow) => ({
   key: b.key,
@@ -372,6 +373,12 @@ export class LeaderboardsService {
               ranked: found.ranked,
             };
       const next = nextEntry(board, before, input.score, at);
+      if (next !== undefined && !within(next.score, LIMITS.valueCeiling)) {
+        throw new AppError(
+          "limits.ceiling_reached",
+          `The score on leaderboard ${board.key} would pass its ceiling of ${LIMITS.valueCeiling}`,
+        );
+      }
       const entry = next ?? before!;
       if (next !== undefined) {
         const bounds = boardPeriodBounds(board, at);

@@ -3,13 +3,15 @@ import pg from "pg";
 import type { Logger } from "pino";
 import { DatabaseHealth, DatabaseUnavailableError, isConnectionError } from "./availability.ts";
 
-// int8 (bigint) columns arrive as JS numbers. Balances, counters and ledger ids stay far below
-// 2^53; crossing it would be a bug, so it fails loudly instead of rounding.
-pg.types.setTypeParser(20, (value: string) => {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new Error(`bigint ${value} exceeds the safe integer range`);
-  return n;
-});
+// int8 (bigint) columns arrive as JS numbers, exactly: balances, counters and scores are kept
+// within ±10^15 (src/platform/limits.ts, and CHECK constraints since migration 0015), far below
+// 2^53, and ids that could one day grow past it (the ledger's) are read as text where they are
+// shown. A value past 2^53 can then only be a row written before those constraints: it is read as
+// the nearest number rather than failing every read of its player, and `ludus verify` lists it.
+export function parseInt8(value: string): number {
+  return Number(value);
+}
+pg.types.setTypeParser(20, parseInt8);
 
 /** The name of the role that request work runs as. It owns nothing; see migrations/0001. */
 export const RUNTIME_ROLE = "ludus_app";

@@ -38,6 +38,7 @@ export const ERROR_STATUS = {
   "event.other_user": 403,
   "event.occurred_at_out_of_range": 422,
   "event.client_cap_reached": 429,
+  "event.amount_out_of_range": 422,
   "event.unknown_user": 404,
   "event.user_inactive": 409,
   "idempotency.key_reused": 422,
@@ -47,6 +48,7 @@ export const ERROR_STATUS = {
   "economy.insufficient_funds": 409,
   "economy.unknown_currency": 422,
   "economy.balance_cap": 409,
+  "limits.ceiling_reached": 409,
   "shop.item_inactive": 409,
   "shop.item_unavailable": 409,
   "shop.out_of_stock": 409,
@@ -176,6 +178,12 @@ function fromFastifyError(error: FastifyError): AppError {
   // such as 31 February in a cursor. The client's input, so a 400 rather than a 500.
   if (typeof error.code === "string" && /^22[0-9A-Z]{3}$/.test(error.code)) {
     return new AppError("request.invalid", "A value in the request is out of range");
+  }
+  // A CHECK constraint keeping a balance, counter or score within its ceiling (src/platform/limits.ts):
+  // the write that would cross it is refused, and its transaction has rolled back.
+  const { constraint } = error as { constraint?: unknown };
+  if (error.code === "23514" && typeof constraint === "string" && constraint.endsWith("_ceiling")) {
+    return new AppError("limits.ceiling_reached", "The change would take a value past its ceiling");
   }
   if (error instanceof SyntaxError)
     return new AppError("request.malformed_json", "The body is not valid JSON");
