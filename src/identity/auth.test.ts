@@ -229,4 +229,70 @@ describe("auth flows", () => {
     for (let i = 0; i < 5; i++) assert.equal((await attempt()).statusCode, 401);
     assert.equal((await attempt()).statusCode, 429);
   });
+  describe("lockout under parallel guessing", () => {
+    const login = (body: { login: string; password: string }, remoteAddress = "127.0.0.1") =>
+      ctx.app.inject({ method: "POST", url: "/v1/auth/login", remoteAddress, payload: body });
+
+    for (const { total, addresses } of [
+      { total: 30, addresses: 1 },
+      { total: 150, addresses: 150 },
+    ]) {
+      it(`${total} parallel guesses from ${addresses} address(es) check at most 5 passwords`, async () => {
+        const player = await registerPlayer(ctx.app);
+        const before = ctx.identity.hasher.checkedPasswords;
+        const answers = await Promise.all(
+          Array.from({ length: total }, (_, i) =>
+            login(
+              { login: player.username, password: i === 24 ? player.password : `wrong password ${i}` },
+              `10.${addresses}.${Math.floor(i / 100)}.${addresses === 1 ? 1 : (i % 100) + 1}`,
+            ),
+          ),
+        );
+        const checked = ctx.identity.hasher.checkedPasswords - before;
+        assert.ok(checked <= 5, `${checked} passwords were checked`);
+        const codes = answers.map((a) => a.statusCode);
+        assert.equal(codes.filter((c) => c === 401).length, checked, codes.join(","));
+        // The right password at position 25 never signs in: it is refused or not checked at all.
+        assert.notEqual(codes[24], 200);
+        assert.ok(codes.filter((c) => c === 429).length >= total - 5);
+        for (const a of answers.filter((x) => x.statusCode === 429))
+          assert.equal(problem(a).code, "auth.too_many_attempts");
+        // Still locked after the burst, right password or not.
+        assert.equal((await login({ login: player.username, password: player.password })).statusCode, 429);
+      });
+    }
+
+    it("locks the account, not the spelling, and answers the same for unknown accounts", async () => {
+      const player = await registerPlayer(ctx.app);
+      for (let i = 0; i < 5; i++)
+        assert.equal((await login({ login: player.username, password: "wrong password!!" })).statusCode, 401);
+      assert.equal((await login({ login: player.username, password: player.password })).statusCode, 429);
+      const before = ctx.identity.hasher.checkedPasswords;
+      // The account's email and an unknown email answer alike: 401 five times, then 429. The
+      // right password through the email does not sign in while the account is locked.
+      const byEmail: number[] = [];
+      const unknown: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        byEmail.push((await login({ login: player.email, password: player.password })).statusCode);
+        unknown.push((await login({ login: `ghost-${player.email}`, password: player.password })).statusCode);
+      }
+      assert.deepEqual(byEmail, [401, 401, 401, 401, 401, 429]);
+      assert.deepEqual(unknown, byEmail);
+      assert.equal(ctx.identity.hasher.checkedPasswords - before, 0);
+      // When the lock ends, the account opens to its right password.
+      ctx.clock.advance(31 * 1000);
+      assert.equal((await login({ login: player.email, password: player.password })).statusCode, 200);
+      ctx.clock.advance(-31 * 1000);
+    });
+
+    it("a success gives the address its attempt back and forgets the account's failures", async () => {
+      const player = await registerPlayer(ctx.app);
+      for (let i = 0; i < 4; i++)
+        assert.equal((await login({ login: player.username, password: "wrong password!!" })).statusCode, 401);
+      assert.equal((await login({ login: player.username, password: player.password })).statusCode, 200);
+      for (let i = 0; i < 4; i++)
+        assert.equal((await login({ login: player.username, password: "wrong password!!" })).statusCode, 401);
+      assert.equal((await login({ login: player.username, password: player.password })).statusCode, 200);
+    });
+  });
 });
