@@ -4,6 +4,7 @@ import { randomToken, sha256 } from "../platform/crypto.ts";
 import type { Database, Tx } from "../platform/db/database.ts";
 import { AppError } from "../platform/http/errors.ts";
 import type { LoginThrottle, ThrottleKey } from "./login-throttle.ts";
+import { normaliseDisplayName } from "./display-names.ts";
 import { passwordProblem, type PasswordHasher } from "./passwords.ts";
 import { userView, type UserView } from "./presenters.ts";
 import * as sessions from "./sessions.store.ts";
@@ -76,6 +77,8 @@ export class AuthService {
         errors: [{ path: "body/timeZone", message: "is not an IANA time zone" }],
       });
     }
+    const displayName =
+      input.displayName === undefined ? input.username : normaliseDisplayName(input.displayName);
     const passwordHash = await this.hasher.hash(input.password);
     return this.db.asSystem(async (tx) => {
       const taken = await users.emailOrUsernameTaken(tx, input.email, input.username);
@@ -85,7 +88,7 @@ export class AuthService {
         email: input.email,
         username: input.username,
         passwordHash,
-        displayName: input.displayName ?? input.username,
+        displayName,
         role,
         timeZone: input.timeZone ?? "UTC",
         locale: input.locale ?? "en",

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { SignJWT } from "jose";
 import {
   bearer,
   createAdmin,
   createTestContext,
   problem,
   registerPlayer,
+  TEST_JWT_SECRET,
   type TestContext,
 } from "../../test/helpers/context.ts";
 
@@ -194,6 +196,21 @@ describe("auth flows", () => {
     assert.equal(problem(await me(unsigned)).code, "auth.invalid_token");
     const tampered = `${player.accessToken.slice(0, -4)}AAAA`;
     assert.equal(problem(await me(tampered)).code, "auth.invalid_token");
+
+    // Rightly signed, but without an expiry: it would never expire, so it is refused.
+    const claims = JSON.parse(Buffer.from(payload ?? "", "base64url").toString()) as Record<string, unknown>;
+    delete claims.exp;
+    const forever = await new SignJWT(claims)
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    const refused = await me(forever);
+    assert.equal(refused.statusCode, 401);
+    assert.equal(problem(refused).code, "auth.invalid_token");
+    // The same claims with an expiry are accepted (the test signs like the server).
+    const withExp = await new SignJWT({ ...claims, exp: Math.floor(ctx.clock.now().getTime() / 1000) + 60 })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    assert.equal((await me(withExp)).statusCode, 200);
   });
 
   it("repeated failures lock the account for a growing time, then it opens again", async () => {
@@ -229,6 +246,46 @@ describe("auth flows", () => {
     for (let i = 0; i < 5; i++) assert.equal((await attempt()).statusCode, 401);
     assert.equal((await attempt()).statusCode, 429);
   });
+  it("display names are NFKC-normalised and refuse bidi overrides, zero-width and control characters", async () => {
+    const tag = Date.now().toString(36);
+    const register = (displayName: string, n: number) =>
+      ctx.app.inject({
+        method: "POST",
+        url: "/v1/auth/register",
+        payload: {
+          email: `dn${tag}${n}@example.com`,
+          username: `dn${tag}${n}`,
+          password: "a long enough password",
+          displayName,
+        },
+      });
+    const wide = await register("  Ｍａｒｉｅ　ｎｏ．１ ", 0);
+    assert.equal(wide.statusCode, 201, wide.body);
+    assert.equal(wide.json<{ user: { displayName: string } }>().user.displayName, "Marie no.1");
+    const bad = [
+      "admin\u202Egnp.exe",
+      "\u2067ltr\u2069",
+      "Mar\u200Bie",
+      "Ma\u200Drie",
+      "\uFEFFMarie",
+      "a\u0007b",
+      "\u200B",
+    ];
+    for (const [i, name] of bad.entries()) {
+      const res = await register(name, i + 1);
+      assert.equal(res.statusCode, 400, `${JSON.stringify(name)}: ${res.body}`);
+      assert.equal(problem(res).code, "validation.failed");
+    }
+    const token = wide.json<{ tokens: { accessToken: string } }>().tokens.accessToken;
+    const patch = (displayName: string) =>
+      ctx.app.inject({ method: "PATCH", url: "/v1/me", headers: bearer(token), payload: { displayName } });
+    for (const name of bad) assert.equal((await patch(name)).statusCode, 400, JSON.stringify(name));
+    const ok = await patch("ﬁne ⅫＸ");
+    assert.equal(ok.statusCode, 200, ok.body);
+    assert.equal(ok.json<{ displayName: string }>().displayName, "fine XIIX");
+    assert.equal((await patch("　 ")).statusCode, 400);
+  });
+
   describe("lockout under parallel guessing", () => {
     const login = (body: { login: string; password: string }, remoteAddress = "127.0.0.1") =>
       ctx.app.inject({ method: "POST", url: "/v1/auth/login", remoteAddress, payload: body });
