@@ -160,9 +160,11 @@ export class AuthService {
     return this.db.asSystem(async (tx) => {
       // Settle the reservation: the account and this spelling are forgotten, the address gets its
       // attempt back.
-      await this.throttle.reset(tx, spellingKey.key);
+      // In the order reservations take their row locks ("account:" < "ip:" < "login:"), so a
+      // settling login and a reserving one never wait for each other in a cycle.
       if (found.accountKey !== undefined) await this.throttle.reset(tx, found.accountKey.key);
       for (const key of ipKey) await this.throttle.release(tx, key);
+      await this.throttle.reset(tx, spellingKey.key);
       await users.markLoggedIn(tx, user.id, this.clock.now());
       const tokens = await this.startSession(tx, user.id, meta);
       await audit(tx, { type: "user", id: user.id }, meta, {

@@ -351,5 +351,31 @@ describe("auth flows", () => {
         assert.equal((await login({ login: player.username, password: "wrong password!!" })).statusCode, 401);
       assert.equal((await login({ login: player.username, password: player.password })).statusCode, 200);
     });
+
+    it("parallel right passwords under the limit all sign in and leave nothing counted", async () => {
+      const player = await registerPlayer(ctx.app);
+      const answers = await Promise.all(
+        [player.username, player.email, player.username.toUpperCase()].map((name, i) =>
+          login({ login: name, password: player.password }, `10.9.9.${i + 1}`),
+        ),
+      );
+      assert.deepEqual(
+        answers.map((a) => a.statusCode),
+        [200, 200, 200],
+      );
+      const rows = await ctx.db.asSystem((tx) =>
+        tx.rows(`SELECT key FROM login_failures WHERE key = ANY($1)`, [
+          [
+            `account:${player.id}`,
+            `login:${player.username.toLowerCase()}`,
+            `login:${player.email.toLowerCase()}`,
+            "ip:10.9.9.1",
+            "ip:10.9.9.2",
+            "ip:10.9.9.3",
+          ],
+        ]),
+      );
+      assert.deepEqual(rows, []);
+    });
   });
 });

@@ -41,16 +41,22 @@ export class LoginThrottle {
     const sorted = [...keys].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const locked: Reservation["locked"] = [];
     for (const { key, maxFailures } of sorted) {
-      await tx.exec(
-        `INSERT INTO login_failures (key, failures, last_failed_at) VALUES ($1, 0, $2)
-         ON CONFLICT (key) DO NOTHING`,
-        [key, now],
-      );
-      // The row lock makes concurrent reservations of one key take turns and see each other.
-      const row = await tx.one<{ failures: number; last_failed_at: Date; locked_until: Date | null }>(
-        `SELECT failures, last_failed_at, locked_until FROM login_failures WHERE key = $1 FOR UPDATE`,
-        [key],
-      );
+      type Row = { failures: number; last_failed_at: Date; locked_until: Date | null };
+      let row: Row | undefined;
+      // A settled key's row is deleted; one deleted while this waited for its lock is made again.
+      for (let tries = 0; row === undefined; tries++) {
+        if (tries === 5) throw new Error(`login_failures row for a key kept vanishing`);
+        await tx.exec(
+          `INSERT INTO login_failures (key, failures, last_failed_at) VALUES ($1, 0, $2)
+           ON CONFLICT (key) DO NOTHING`,
+          [key, now],
+        );
+        // The row lock makes concurrent reservations of one key take turns and see each other.
+        row = await tx.maybeOne<Row>(
+          `SELECT failures, last_failed_at, locked_until FROM login_failures WHERE key = $1 FOR UPDATE`,
+          [key],
+        );
+      }
       if (row.locked_until !== null && row.locked_until > now) {
         locked.push({ key, until: row.locked_until });
         continue;
@@ -80,10 +86,14 @@ export class LoginThrottle {
        WHERE key = $1`,
       [key, maxFailures],
     );
+    // Keys with nothing counted are not kept, so successful logins leave no rows behind.
+    await tx.exec(`DELETE FROM login_failures WHERE key = $1 AND failures = 0 AND locked_until IS NULL`, [
+      key,
+    ]);
   }
 
   /** Forgets a key's failures and lock (a successful login to the account). */
   async reset(tx: Tx, key: string): Promise<void> {
-    await tx.exec(`UPDATE login_failures SET failures = 0, locked_until = NULL WHERE key = $1`, [key]);
+    await tx.exec(`DELETE FROM login_failures WHERE key = $1`, [key]);
   }
 }
