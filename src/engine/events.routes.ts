@@ -1,24 +1,14 @@
-import { createHash } from "node:crypto";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import type { AdminUsersService } from "../identity/admin.service.ts";
-import { API_KEY_PREFIX } from "../identity/api-keys.ts";
-import { currentPrincipal, currentUser, type Guards } from "../identity/guards.ts";
+import { currentPrincipal, currentUser, principalKey, type Guards } from "../identity/guards.ts";
 import type { Database } from "../platform/db/database.ts";
 import { decodeCursor, toPage } from "../platform/http/pagination.ts";
 import { IdParams, Page, problems } from "../platform/http/schemas.ts";
 import { listEvents, type EventRow } from "./events.store.ts";
 import type { EventIntake } from "./intake.service.ts";
 import { ActivityItem, ActivityQuery, BatchBody, EventBody, EventResultSchema } from "./schemas.ts";
-
-function isApiKeyRequest(request: FastifyRequest): boolean {
-  const auth = request.headers.authorization ?? "";
-  return (
-    typeof request.headers["x-api-key"] === "string" ||
-    auth.replace(/^Bearer\s+/i, "").startsWith(API_KEY_PREFIX)
-  );
-}
 
 const activityView = (e: EventRow) => ({
   id: e.id,
@@ -40,15 +30,14 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
 }> = async (app, { intake, db, guards, adminUsers, playerRateLimitPerMinute }) => {
   const tags = ["events"];
   const security: Record<string, string[]>[] = [{ apiKey: [] }, { bearer: [] }];
-  // Players are limited per token; app backends (API keys) are trusted to pace themselves.
+  // Players are limited per player, whatever header spelling carried the token; app backends (API
+  // keys) are trusted to pace themselves. The limit runs after authentication (guards run on request).
   const rateLimit = {
     max: playerRateLimitPerMinute,
     timeWindow: "1 minute",
-    allowList: isApiKeyRequest,
-    keyGenerator: (request: FastifyRequest) =>
-      createHash("sha256")
-        .update(request.headers.authorization ?? request.ip)
-        .digest("base64url"),
+    hook: "preValidation" as const,
+    allowList: (request: FastifyRequest) => request.principal?.kind === "apiKey",
+    keyGenerator: principalKey,
   };
 
   app.post(

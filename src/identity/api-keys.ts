@@ -2,7 +2,7 @@ import { audit, type AuditActor, type RequestMeta } from "../audit/audit.service
 import type { Clock } from "../platform/clock.ts";
 import { randomToken, sha256 } from "../platform/crypto.ts";
 import type { Database, Tx } from "../platform/db/database.ts";
-import { notFound } from "../platform/http/errors.ts";
+import { AppError, notFound } from "../platform/http/errors.ts";
 import type { Listener } from "../platform/db/listener.ts";
 
 /** What an API key may do. Each scope guards a family of app-backend routes. */
@@ -91,6 +91,11 @@ export class ApiKeyService {
     meta: RequestMeta,
     input: { name: string; scopes: ApiKeyScope[]; expiresAt?: string },
   ) {
+    if (input.expiresAt !== undefined && !(Date.parse(input.expiresAt) > this.clock.now().getTime())) {
+      throw new AppError("validation.failed", "The key would be expired already", {
+        errors: [{ path: "body/expiresAt", message: "must be in the future" }],
+      });
+    }
     const prefix = randomToken(6).replace(/[-_]/g, "x");
     const key = `${API_KEY_PREFIX}${prefix}_${randomToken(32)}`;
     return this.db.asSystem(async (tx) => {

@@ -228,7 +228,7 @@ describe("realtime stream (SSE)", () => {
       ["/v1/me/stream?lastEventId=1.5", bearer(player.accessToken), 400, "validation.failed"],
       ["/v1/me/stream?lastEventId=01", bearer(player.accessToken), 400, "validation.failed"],
       ["/v1/me/stream?since=1", bearer(player.accessToken), 400, "validation.failed"],
-      ["/v1/me/stream?ticket=", {}, 400, "validation.failed"],
+      ["/v1/me/stream?ticket=", {}, 401, "auth.invalid_token"],
       ["/v1/me/stream?ticket=garbage", {}, 401, "auth.invalid_token"],
     ];
     for (const [url, headers, status, code] of cases) {
