@@ -10,6 +10,7 @@ import { auditRoutes } from "./audit/audit.routes.ts";
 import type { Config } from "./config.ts";
 import { adminUserRoutes } from "./identity/admin.routes.ts";
 import { authRoutes } from "./identity/auth.routes.ts";
+import { authenticateOnRequest } from "./identity/guards.ts";
 import type { Identity } from "./identity/index.ts";
 import { meRoutes } from "./identity/me.routes.ts";
 import { userRoutes } from "./identity/users.routes.ts";
@@ -66,6 +67,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest("principal", null);
+  authenticateOnRequest(app);
   app.addHook("onSend", async (request, reply) => {
     void reply.header("x-request-id", request.id);
   });

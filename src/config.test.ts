@@ -47,8 +47,10 @@ describe("loadConfig", () => {
         retentionMonths: { events: 12, notifications: 6, audit_logs: 0 },
         partitionsAhead: 4,
       },
+      shutdownTimeoutMs: 8000,
       delivery: {
         pollIntervalMs: 200,
+        stream: { maxPerInstance: 10000 },
         webhooks: { maxAttempts: 12, disableAfter: 50, timeoutMs: 10000, allowPrivate: [] },
         notifications: { email: undefined, push: undefined },
       },

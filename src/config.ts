@@ -46,6 +46,8 @@ const EnvSchema = Type.Object({
   LUDUS_RETENTION_EVENTS_MONTHS: Type.Integer({ minimum: 0, maximum: 1200, default: 12 }),
   LUDUS_RETENTION_NOTIFICATIONS_MONTHS: Type.Integer({ minimum: 0, maximum: 1200, default: 6 }),
   LUDUS_RETENTION_AUDIT_MONTHS: Type.Integer({ minimum: 0, maximum: 1200, default: 0 }),
+  LUDUS_STREAM_MAX_PER_INSTANCE: Type.Integer({ minimum: 1, maximum: 1000000, default: 10000 }),
+  LUDUS_SHUTDOWN_TIMEOUT: Type.Integer({ minimum: 1, maximum: 3600, default: 8 }),
   LUDUS_TRUST_PROXY: Type.Boolean({ default: false }),
   LUDUS_CORS_ORIGINS: Type.String({ default: "" }),
   LOG_LEVEL: Type.Enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { default: "info" }),
@@ -82,6 +84,8 @@ export interface Config {
   delivery: DeliveryOverrides;
   /** The scheduler's jobs: streak reminders, retention (src/scheduler). */
   jobs: JobSettings;
+  /** How long a signalled shutdown may take in all before the process exits anyway. */
+  shutdownTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -178,8 +182,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       },
       partitionsAhead: 4,
     },
+    shutdownTimeoutMs: env.LUDUS_SHUTDOWN_TIMEOUT * 1000,
     delivery: {
       pollIntervalMs: env.LUDUS_DELIVERY_POLL_MS,
+      stream: { maxPerInstance: env.LUDUS_STREAM_MAX_PER_INSTANCE },
       webhooks: {
         maxAttempts: env.LUDUS_WEBHOOK_MAX_ATTEMPTS,
         disableAfter: env.LUDUS_WEBHOOK_DISABLE_AFTER,

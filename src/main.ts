@@ -14,6 +14,7 @@ import { openAdminConnection, openDatabase } from "./platform/db/connect.ts";
 import { migrate, migrationStatus } from "./platform/db/migrator.ts";
 import { createLogger } from "./platform/logging.ts";
 import { resolveJwtSecret } from "./platform/secrets.ts";
+import { withStartupLock } from "./platform/db/startup-lock.ts";
 import { startServer } from "./server.ts";
 import { VERSION } from "./version.ts";
 
@@ -49,26 +50,29 @@ function positiveInt(value: string): number {
 async function serve(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
   const server = await startServer(config, logger);
-  console.log(`\nLudus ${VERSION} is running\n`);
-  console.log(`  API        ${server.url}/v1`);
-  console.log(`  API docs   ${server.url}/docs`);
-  console.log(`  OpenAPI    ${server.url}/openapi.json`);
-  console.log(`  Health     ${server.url}/healthz`);
-  console.log(`  Metrics    ${server.url}/metrics`);
-  console.log(
-    `  Database   ${config.databaseUrl === undefined ? `embedded, data in ${config.dataDir}` : "DATABASE_URL"}\n`,
-  );
-
-  let stopping = false;
+  // A signal to the process group (Ctrl-C, `docker stop`, a service manager) also reaches wrappers
+  // such as npm or tsx, which forward it: a repeat soon after the first is that copy, not a user
+  // asking twice. A later one exits at once (the embedded PostgreSQL is still asked to stop).
+  let stoppingSince: number | undefined;
   const shutdown = (signal: string) => {
-    if (stopping) {
-      logger.warn("second signal: exiting at once");
+    if (stoppingSince !== undefined) {
+      if (Date.now() - stoppingSince < 3000) return;
+      logger.warn({ signal }, "second signal: exiting at once");
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     logger.info({ signal }, "shutting down");
+    // Every step has its own deadline; this bounds the whole.
+    const ceiling = setTimeout(() => {
+      logger.error({ ms: config.shutdownTimeoutMs }, "shutdown did not finish in time; exiting");
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    ceiling.unref();
     server.stop().then(
-      () => process.exit(0),
+      () => {
+        logger.info("stopped");
+        process.exit(0);
+      },
       (err: unknown) => {
         logger.error({ err }, "shutdown failed");
         process.exit(1);
@@ -77,6 +81,18 @@ async function serve(config: Config): Promise<void> {
   };
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
+  // One write, so that whoever watches for "is running" finds the whole banner with it.
+  console.log(
+    [
+      `\nLudus ${VERSION} is running\n`,
+      `  API        ${server.url}/v1`,
+      `  API docs   ${server.url}/docs`,
+      `  OpenAPI    ${server.url}/openapi.json`,
+      `  Health     ${server.url}/healthz`,
+      `  Metrics    ${server.url}/metrics`,
+      `  Database   ${config.databaseUrl === undefined ? `embedded, data in ${config.dataDir}` : "DATABASE_URL"}\n`,
+    ].join("\n"),
+  );
 }
 
 async function withAdminUrl<T>(config: Config, fn: (url: string) => Promise<T>): Promise<T> {
@@ -91,13 +107,13 @@ async function withAdminUrl<T>(config: Config, fn: (url: string) => Promise<T>):
 
 /** Opens the migrated database (starting the embedded one if needed) for a one-off command. */
 async function withDatabase(
-  fn: (db: Database, config: Config, logger: Logger) => Promise<void>,
+  fn: (db: Database, config: Config, logger: Logger, adminUrl: string) => Promise<void>,
 ): Promise<void> {
   const config = loadConfig();
   const logger = createLogger("warn");
   const database = await openDatabase(config, logger);
   try {
-    await fn(database.db, config, logger);
+    await fn(database.db, config, logger, database.adminUrl);
   } finally {
     await database.close();
   }
@@ -223,12 +239,15 @@ program
   .command("seed")
   .description("load the content packs in content/ (definitions that exist are left as they are)")
   .action(() =>
-    withDatabase(async (db, config, logger) => {
+    withDatabase(async (db, config, logger, adminUrl) => {
       const game = createGame(db, systemClock, logger, config);
-      for (const pack of await readPacks()) {
-        const report = await loadPack(db, game, pack);
-        console.log(`${report.pack}: ${report.created} created, ${report.skipped} already present`);
-      }
+      // Not at the same time as a server starting up and loading its default content.
+      await withStartupLock(adminUrl, logger, async () => {
+        for (const pack of await readPacks()) {
+          const report = await loadPack(db, game, pack);
+          console.log(`${report.pack}: ${report.created} created, ${report.skipped} already present`);
+        }
+      });
     }),
   );
 

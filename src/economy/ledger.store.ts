@@ -110,7 +110,8 @@ export function listWallets(tx: Tx, userId: string): Promise<WalletRow[]> {
 }
 
 export interface LedgerRow {
-  id: number;
+  /** As text: shown as a string, and exact whatever it grows to. */
+  id: string;
   created_at: Date;
   currency: string;
   type: LedgerType;
@@ -126,10 +127,10 @@ export interface LedgerRow {
 export function listLedger(
   tx: Tx,
   userId: string,
-  filter: { currency?: string; beforeId?: number; limit: number },
+  filter: { currency?: string; beforeId?: string; limit: number },
 ): Promise<LedgerRow[]> {
   return tx.rows<LedgerRow>(
-    `SELECT id, created_at, currency, type, amount, balance_after, reason, source, reference, metadata
+    `SELECT id::text AS id, created_at, currency, type, amount, balance_after, reason, source, reference, metadata
      FROM ledger_entries
      WHERE user_id = $1 AND ($2::text IS NULL OR currency = $2) AND ($3::bigint IS NULL OR id < $3)
      ORDER BY id DESC LIMIT $4`,

@@ -10,6 +10,7 @@ import {
 } from "../engine/schemas.ts";
 import { PageQuery, Timestamp, Uuid } from "../platform/http/schemas.ts";
 import { ITEM_TYPES } from "./shop-items.ts";
+import { LIMITS } from "../platform/limits.ts";
 
 export const ItemType = Type.Enum([...ITEM_TYPES]);
 
@@ -24,7 +25,7 @@ const itemFields = {
   name: Type.String({ minLength: 1, maxLength: 100 }),
   description: Type.Optional(Type.String({ maxLength: 1000 })),
   category: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
-  price: Type.Integer({ minimum: 0, maximum: 1_000_000_000 }),
+  price: Type.Integer({ minimum: 0, maximum: LIMITS.price }),
   currency: Type.Optional(CurrencyCode),
   type: ItemType,
   data: Type.Optional(

@@ -1,5 +1,6 @@
 import type { Definitions } from "../engine/definitions.ts";
 import type { Database } from "../platform/db/database.ts";
+import { LIMITS } from "../platform/limits.ts";
 import { levelForXp } from "../progression/levels.ts";
 import { findLedgerDiscrepancies, type LedgerDiscrepancy } from "./ledger.store.ts";
 import { findShopDiscrepancies } from "./shop.store.ts";
@@ -68,6 +69,19 @@ export async function verifyBooks(
           [ids],
         );
         problems.push(...stats);
+        // Values past the ceilings: only rows written before their CHECK constraints (0015) can be.
+        const ceiling = LIMITS.valueCeiling;
+        const beyond = await tx.rows<LedgerDiscrepancy>(
+          `SELECT user_id, currency, 'ceiling' AS problem,
+                  format('balance %s, lifetime earned %s, beyond the ceiling of %s', balance, lifetime_earned, $2::bigint) AS detail
+           FROM wallets WHERE user_id = ANY($1::uuid[]) AND (abs(balance) > $2 OR lifetime_earned > $2)
+           UNION ALL
+           SELECT user_id, stat, 'ceiling', format('counter %s beyond the ceiling of %s', value, $2::bigint)
+           FROM user_stats_totals WHERE user_id = ANY($1::uuid[]) AND abs(value) > $2
+           ORDER BY 1, 2`,
+          [ids, ceiling],
+        );
+        problems.push(...beyond);
         problems.push(...(await findShopDiscrepancies(tx, ids)));
       },
       { repeatableRead: true },

@@ -4,6 +4,7 @@ import type { AdminUsersService } from "../identity/admin.service.ts";
 import { actorOf, currentUser, requestMeta, type Guards } from "../identity/guards.ts";
 import { IdParams, Page, PageQuery, problems, Timestamp } from "../platform/http/schemas.ts";
 import type { WalletService } from "./wallet.service.ts";
+import { LIMITS } from "../platform/limits.ts";
 
 const Wallet = Type.Object({
   currency: Type.String(),
@@ -33,7 +34,7 @@ const LedgerQuery = Type.Object(
 const AdjustmentBody = Type.Object(
   {
     currency: Type.String({ pattern: "^[a-z][a-z0-9_]{1,31}$" }),
-    amount: Type.Integer({ minimum: -1_000_000_000, maximum: 1_000_000_000, not: { const: 0 } }),
+    amount: Type.Integer({ minimum: -LIMITS.adjustment, maximum: LIMITS.adjustment, not: { const: 0 } }),
     reason: Type.String({ minLength: 1, maxLength: 500 }),
     idempotencyKey: Type.String({ minLength: 1, maxLength: 200 }),
   },

@@ -24,7 +24,7 @@ export interface AdjustmentResult {
 }
 
 export const ledgerView = (e: LedgerRow) => ({
-  id: String(e.id),
+  id: e.id,
   createdAt: e.created_at.toISOString(),
   currency: e.currency,
   type: e.type,
@@ -155,9 +155,10 @@ export class WalletService {
   }
 }
 
-function decodeLedgerCursor(cursor: string): number {
-  const id = Number(Buffer.from(cursor, "base64url").toString("utf8"));
-  if (!Number.isSafeInteger(id) || id < 1) {
+/** A ledger id (digits, within bigint) from a cursor, kept as text so that it stays exact. */
+function decodeLedgerCursor(cursor: string): string {
+  const id = Buffer.from(cursor, "base64url").toString("utf8");
+  if (!/^[1-9][0-9]{0,18}$/.test(id) || BigInt(id) > 9223372036854775807n) {
     throw new AppError("validation.failed", "The cursor is not valid", {
       errors: [{ path: "querystring/cursor", message: "is not a cursor from this API" }],
     });

@@ -30,6 +30,8 @@ export { MAX_CASCADE_DEPTH, type ApplyInput, type EventResult } from "./plan.ts"
 /** Where rank index changes go: applied just before an event's transaction commits. */
 export interface RankSink {
   apply(changes: RankChange[]): Promise<void>;
+  /** The index may disagree with PostgreSQL (a commit whose outcome is unknown): rebuild it. */
+  distrust?(): void;
 }
 
 /** The same changes the other way round: what undoes them if the transaction fails to commit. */
@@ -108,6 +110,7 @@ export class Engine {
       tx.beforeCommit(
         () => ranks.apply(changes),
         () => ranks.apply(reversed(changes)),
+        () => ranks.distrust?.(),
       );
     }
     return results;

@@ -4,6 +4,7 @@ import { actorOf, currentUser, requestMeta, type Guards } from "../identity/guar
 import { problems, Timestamp, Uuid } from "../platform/http/schemas.ts";
 import type { CurrencyRow, DefinitionsService } from "./definitions.service.ts";
 import { CurrencyCode, EventKey, JsonObject } from "./schemas.ts";
+import { LIMITS } from "../platform/limits.ts";
 
 const Field = Type.String({
   pattern: "^data(\\.[A-Za-z0-9_]+)+$",
@@ -15,10 +16,16 @@ const StatName = Type.String({ pattern: "^[a-z][a-z0-9_.]*$", maxLength: 100 });
 const Award = Type.Object(
   {
     currency: CurrencyCode,
-    amount: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000 })),
+    amount: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.award })),
     field: Type.Optional(Field),
     multiplier: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000 })),
-    max: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000 })),
+    max: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: LIMITS.award,
+        description: `Without it, an event whose field (times multiplier) passes ${LIMITS.award} is refused`,
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -26,6 +33,7 @@ const Counter = Type.Object(
   {
     stat: StatName,
     amount: Type.Optional(Type.Integer({ minimum: -1_000_000, maximum: 1_000_000 })),
+    // A field's value is checked when the event arrives: at most ±LIMITS.counterStep.
     field: Type.Optional(Field),
   },
   { additionalProperties: false },
@@ -34,7 +42,7 @@ const Cap = Type.Object(
   {
     currency: CurrencyCode,
     period: Type.Enum(["day", "week", "month"]),
-    max: Type.Integer({ minimum: 0, maximum: 1_000_000_000 }),
+    max: Type.Integer({ minimum: 0, maximum: LIMITS.award }),
   },
   { additionalProperties: false },
 );
@@ -116,7 +124,7 @@ const CreateCurrency = Type.Object(
     name: Type.String({ minLength: 1, maxLength: 100 }),
     description: Type.Optional(Type.String({ maxLength: 1000 })),
     allowNegative: Type.Optional(Type.Boolean()),
-    maxBalance: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000_000 })),
+    maxBalance: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.maxBalance })),
   },
   { additionalProperties: false },
 );

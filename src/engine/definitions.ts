@@ -1,6 +1,6 @@
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
-import pg from "pg";
+import type { Listener } from "../platform/db/listener.ts";
 import type { Logger } from "pino";
 import type { Database, Tx } from "../platform/db/database.ts";
 import type { Cadence } from "../platform/time/periods.ts";
@@ -255,6 +255,9 @@ export interface Snapshot {
 
 /** Changes that instances cache: definitions (empty payload) and others named by their payload. */
 export const NOTIFY_CHANNEL = "ludus_changes";
+
+/** How long cached definitions are served while the LISTEN connection is down. */
+export const UNGUARDED_TTL_MS = 1000;
 export const LEVEL_CURVE_SETTING = "level_curve";
 
 /**
@@ -379,19 +382,36 @@ function byEventType<T extends { eventTypes: string[] }>(defs: T[]): Map<string,
  */
 export class Definitions {
   private cached: Promise<Snapshot> | undefined;
-  private listener: pg.Client | undefined;
-  private readonly subscribers: ((payload: string) => void)[] = [];
+  /** When the cached snapshot started loading (performance.now()). */
+  private cachedAt = 0;
+  /**
+   * The instance's listener, once attached: while it is disconnected, NOTIFY may be missed, so a
+   * snapshot is trusted for at most `unguardedTtlMs`. Without one (tests, one-off commands) the
+   * cache is invalidated only by this process.
+   */
+  private guard: Listener | undefined;
   private readonly ajv = createSchemaCompiler();
 
   constructor(
     private readonly db: Database,
     private readonly logger: Logger,
+    /** How long a snapshot may be served while the listener is down. */
+    readonly unguardedTtlMs = UNGUARDED_TTL_MS,
   ) {}
 
   snapshot(): Promise<Snapshot> {
+    if (
+      this.cached !== undefined &&
+      this.guard !== undefined &&
+      !this.guard.connected &&
+      performance.now() - this.cachedAt > this.unguardedTtlMs
+    ) {
+      this.cached = undefined;
+    }
     if (this.cached === undefined) {
       const loading = this.load();
       this.cached = loading;
+      this.cachedAt = performance.now();
       // A failed load must not stay cached.
       loading.catch(() => {
         if (this.cached === loading) this.cached = undefined;
@@ -409,34 +429,21 @@ export class Definitions {
     await tx.exec(`SELECT pg_notify($1, '')`, [NOTIFY_CHANNEL]);
   }
 
-  /** Listens for changes made by other instances. */
-  async listen(url: string, switchRole: boolean): Promise<void> {
-    const client = new pg.Client({
-      connectionString: url,
-      options: switchRole ? "-c role=ludus_app" : undefined,
-    });
-    client.on("notification", (message) => {
-      const payload = message.payload ?? "";
+  /**
+   * Hears changes made by any instance on the instance's listener (an empty payload on
+   * NOTIFY_CHANNEL). Every (re)connection and every loss of the connection drops the snapshot:
+   * changes announced while it was down were not heard.
+   */
+  attach(listener: Listener): void {
+    this.guard = listener;
+    listener.on(NOTIFY_CHANNEL, (payload) => {
       if (payload === "") this.invalidate();
-      for (const subscriber of this.subscribers) subscriber(payload);
     });
-    client.on("error", (err) => {
-      this.logger.error({ err }, "definitions listener failed; caching disabled until restart");
-      this.listener = undefined;
+    listener.onConnect(() => this.invalidate());
+    listener.onDisconnect(() => {
+      this.invalidate();
+      this.logger.debug("definitions cached for at most %d ms while LISTEN is down", this.unguardedTtlMs);
     });
-    await client.connect();
-    await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
-    this.listener = client;
-  }
-
-  /** Other caches (API keys) hear about their changes on the same channel, by payload. */
-  subscribe(subscriber: (payload: string) => void): void {
-    this.subscribers.push(subscriber);
-  }
-
-  async close(): Promise<void> {
-    await this.listener?.end();
-    this.listener = undefined;
   }
 
   compileDataSchema(schema: unknown): ValidateFunction {

@@ -1,11 +1,9 @@
-import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import type { AdminUsersService } from "../identity/admin.service.ts";
-import { API_KEY_PREFIX } from "../identity/api-keys.ts";
-import { currentPrincipal, currentUser, requestMeta, type Guards } from "../identity/guards.ts";
+import { currentPrincipal, currentUser, principalKey, requestMeta, type Guards } from "../identity/guards.ts";
 import type { Database } from "../platform/db/database.ts";
 import { decodeCursor, toPage } from "../platform/http/pagination.ts";
 import { IdParams, Page, problems } from "../platform/http/schemas.ts";
@@ -18,14 +16,6 @@ import { ActivityItem, ActivityQuery, BatchBody, EventBody, EventResultSchema } 
 function clientOf(request: FastifyRequest): ClientInfo {
   const { ip, userAgent } = requestMeta(request);
   return { ip: ip !== null && isIP(ip) !== 0 ? ip : null, userAgent };
-}
-
-function isApiKeyRequest(request: FastifyRequest): boolean {
-  const auth = request.headers.authorization ?? "";
-  return (
-    typeof request.headers["x-api-key"] === "string" ||
-    auth.replace(/^Bearer\s+/i, "").startsWith(API_KEY_PREFIX)
-  );
 }
 
 const activityView = (e: EventRow) => ({
@@ -50,15 +40,14 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
 }> = async (app, { intake, db, guards, adminUsers, playerRateLimitPerMinute }) => {
   const tags = ["events"];
   const security: Record<string, string[]>[] = [{ apiKey: [] }, { bearer: [] }];
-  // Players are limited per token; app backends (API keys) are trusted to pace themselves.
+  // Players are limited per player, whatever header spelling carried the token; app backends (API
+  // keys) are trusted to pace themselves. The limit runs after authentication (guards run on request).
   const rateLimit = {
     max: playerRateLimitPerMinute,
     timeWindow: "1 minute",
-    allowList: isApiKeyRequest,
-    keyGenerator: (request: FastifyRequest) =>
-      createHash("sha256")
-        .update(request.headers.authorization ?? request.ip)
-        .digest("base64url"),
+    hook: "preValidation" as const,
+    allowList: (request: FastifyRequest) => request.principal?.kind === "apiKey",
+    keyGenerator: principalKey,
   };
 
   app.post(

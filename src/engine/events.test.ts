@@ -620,12 +620,23 @@ describe("events: happy path and answer shape", () => {
     assert.equal(problem(over).code, "validation.failed");
   });
 
-  it("GET /v1/users/{id}/progress shows the public fields only", async () => {
+  it("GET /v1/users/{id}/progress shows the public fields only, to app backends and admins", async () => {
     const player = await registerPlayer(ctx.app);
     const viewer = await registerPlayer(ctx.app);
     await sendOk({ type: "exercise.logged", userId: player.id, data: { minutes: 40 } });
     const expected = { userId: player.id, level: 1, totalXp: 40, score: 40 };
-    assert.deepEqual(await get(`/v1/users/${player.id}/progress`, viewer.accessToken), expected);
+    assert.deepEqual(await get(`/v1/users/${player.id}/progress`, admin.accessToken), expected);
+    // As docs/api.md says: an app backend's route (users:read), like GET /v1/users/{id}; another
+    // player is refused, and so is the player itself (it has GET /v1/me/progress).
+    for (const token of [viewer.accessToken, player.accessToken]) {
+      const byPlayer = await ctx.app.inject({
+        method: "GET",
+        url: `/v1/users/${player.id}/progress`,
+        headers: bearer(token),
+      });
+      assert.equal(byPlayer.statusCode, 403);
+      assert.equal(problem(byPlayer).code, "auth.insufficient_scope");
+    }
     const withKey = await ctx.app.inject({
       method: "GET",
       url: `/v1/users/${player.id}/progress`,
@@ -646,7 +657,7 @@ describe("events: happy path and answer shape", () => {
     const unknown = await ctx.app.inject({
       method: "GET",
       url: `/v1/users/${randomUUID()}/progress`,
-      headers: bearer(viewer.accessToken),
+      headers: bearer(admin.accessToken),
     });
     assert.equal(unknown.statusCode, 404);
   });

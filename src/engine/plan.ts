@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { AppError } from "../platform/http/errors.ts";
+import { LIMITS, within } from "../platform/limits.ts";
 import { dayKey, periodAt, periodKey, type Cadence, type Period } from "../platform/time/periods.ts";
 import { levelForXp } from "../progression/levels.ts";
 import {
@@ -195,23 +196,68 @@ interface LedgerNote {
   metadata: Record<string, unknown>;
 }
 
-/** Reads a number at a dotted path such as "data.minutes" in the event; undefined if absent. */
-function readNumber(event: { data: Record<string, unknown> }, path: string): number | undefined {
+/** The value at a dotted path such as "data.minutes" in the event; undefined if absent. */
+function readField(event: { data: Record<string, unknown> }, path: string): unknown {
   let node: unknown = event;
   for (const part of path.split(".")) {
     if (node === null || typeof node !== "object") return undefined;
     node = (node as Record<string, unknown>)[part];
   }
+  return node;
+}
+
+/** Reads a number at a dotted path in the event; undefined if absent or not a finite number. */
+function readNumber(event: { data: Record<string, unknown> }, path: string): number | undefined {
+  const node = readField(event, path);
   return typeof node === "number" && Number.isFinite(node) ? node : undefined;
 }
 
-function awardAmount(spec: AwardSpec, event: { data: Record<string, unknown> }): number {
-  const base =
-    spec.field !== undefined
-      ? (readNumber(event, spec.field) ?? 0) * (spec.multiplier ?? 1)
-      : (spec.amount ?? 0);
-  const amount = Math.floor(base);
-  return spec.max !== undefined ? Math.min(amount, spec.max) : amount;
+/** Refuses the event (and with it the whole request): an amount it carries is out of range. */
+function outOfRange(what: string, path: string, detail: string): never {
+  throw new AppError("event.amount_out_of_range", `${what} ${path}, which ${detail}`);
+}
+
+/**
+ * An amount that a rule reads from the event: absent counts as 0; anything but a number, or a
+ * number beyond ±limit (after the multiplier), refuses the event rather than paying or counting
+ * something no one meant.
+ */
+function readAmount(
+  event: { data: Record<string, unknown> },
+  path: string,
+  what: string,
+  limit: number,
+  multiplier = 1,
+): number {
+  const value = readField(event, path);
+  if (value === undefined) return 0;
+  if (typeof value !== "number" || !Number.isFinite(value)) outOfRange(what, path, "is not a number");
+  const amount = value * multiplier;
+  if (!within(amount, limit)) {
+    outOfRange(
+      what,
+      path,
+      `${multiplier === 1 ? "" : `times ${multiplier} `}is beyond the ceiling of ${limit}`,
+    );
+  }
+  return amount;
+}
+
+function awardAmount(rule: RuleDef, spec: AwardSpec, event: { data: Record<string, unknown> }): number {
+  if (spec.field === undefined) return Math.min(spec.amount ?? 0, LIMITS.award);
+  const value = readField(event, spec.field);
+  // A rule with a maximum cuts whatever the event says (a number; beyond it, the maximum).
+  if (spec.max !== undefined && typeof value === "number" && !Number.isNaN(value)) {
+    const scaled = value * (spec.multiplier ?? 1);
+    return scaled >= spec.max ? Math.min(spec.max, LIMITS.award) : Math.floor(scaled);
+  }
+  const what = `rule ${rule.key} awards ${spec.currency} from`;
+  return Math.floor(readAmount(event, spec.field, what, LIMITS.award, spec.multiplier ?? 1));
+}
+
+/** Refuses the request: a balance, counter or score would pass LIMITS.valueCeiling. */
+function ceilingReached(what: string): never {
+  throw new AppError("limits.ceiling_reached", `${what} would pass its ceiling of ${LIMITS.valueCeiling}`);
 }
 
 function add<K>(map: Map<K, number>, key: K, amount: number): number {
@@ -383,8 +429,11 @@ export class Planner {
         this.boost(player, spec.currency, award.amount, own, eventId);
       }
       for (const c of rule.counters) {
-        const amount = c.field !== undefined ? (readNumber(input, c.field) ?? 0) : (c.amount ?? 1);
-        if (amount !== 0) counters.push({ stat: c.stat, amount: Math.trunc(amount) });
+        const amount =
+          c.field !== undefined
+            ? readAmount(input, c.field, `rule ${rule.key} counts ${c.stat} from`, LIMITS.counterStep)
+            : (c.amount ?? 1);
+        if (Math.trunc(amount) !== 0) counters.push({ stat: c.stat, amount: Math.trunc(amount) });
       }
     }
 
@@ -396,8 +445,18 @@ export class Planner {
     }
     effects.counters.sort((a, b) => a.stat.localeCompare(b.stat) || a.day.localeCompare(b.day));
     for (const board of boardsBySource(this.snapshot).event.get(input.type) ?? []) {
-      const value = board.source.kind === "event" ? readNumber(input, board.source.field) : undefined;
-      if (value !== undefined) this.feedBoards(player, [board], value);
+      if (board.source.kind !== "event") continue;
+      const value = readField(input, board.source.field);
+      // A board takes the numbers it finds (anything else is not a score); beyond ±LIMITS.score is refused.
+      if (typeof value !== "number" || !Number.isFinite(value)) continue;
+      if (!within(value, LIMITS.score)) {
+        outOfRange(
+          `leaderboard ${board.key} ranks`,
+          board.source.field,
+          `is beyond the ceiling of ${LIMITS.score}`,
+        );
+      }
+      this.feedBoards(player, [board], value);
     }
 
     // Streaks and quests see the counters; achievements see streaks, quests and levels. Levels
@@ -810,7 +869,14 @@ export class Planner {
 
   /** Bumps a counter for the day and for life, and the leaderboards that rank it. */
   private count(player: PlayerState, stat: string, amount: number, day: string) {
-    const daily = add(player.daily, `${stat}|${day}`, amount);
+    const dayKey = `${stat}|${day}`;
+    if (
+      !within((player.daily.get(dayKey) ?? 0) + amount, LIMITS.valueCeiling) ||
+      !within((player.totals.get(stat) ?? 0) + amount, LIMITS.valueCeiling)
+    ) {
+      ceilingReached(`The counter ${stat}`);
+    }
+    const daily = add(player.daily, dayKey, amount);
     const total = add(player.totals, stat, amount);
     this.bump(
       this.writes.daily,
@@ -834,6 +900,7 @@ export class Planner {
       const entry = player.entries.get(slot);
       const next = nextEntry(board, entry, value, at);
       if (next === undefined) continue;
+      if (!within(next.score, LIMITS.valueCeiling)) ceilingReached(`The score on leaderboard ${board.key}`);
       const write = `${player.userId}|${slot}`;
       if (!this.entriesBefore.has(write)) this.entriesBefore.set(write, entry);
       player.entries.set(slot, next);
@@ -860,7 +927,7 @@ export class Planner {
 
   /** The award a rule may pay now: reduced by its caps for the player's current periods. */
   private grant(rule: RuleDef, spec: AwardSpec, input: ApplyInput, player: PlayerState) {
-    let amount = awardAmount(spec, input);
+    let amount = awardAmount(rule, spec, input);
     if (amount <= 0) return { amount: 0, capped: false };
     let capped = false;
     for (const cap of rule.caps) {
@@ -907,6 +974,12 @@ export class Planner {
 
   private post(player: PlayerState, currency: string, delta: number, earned: number, entry: LedgerNote) {
     const wallet = player.wallets.get(currency) ?? { balance: 0, earned: 0 };
+    if (
+      !within(wallet.balance + delta, LIMITS.valueCeiling) ||
+      !within(wallet.earned + earned, LIMITS.valueCeiling)
+    ) {
+      ceilingReached(`The ${currency} balance`);
+    }
     wallet.balance += delta;
     wallet.earned += earned;
     player.wallets.set(currency, wallet);

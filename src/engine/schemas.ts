@@ -1,6 +1,7 @@
 import { Type, type TSchema } from "typebox";
 import { Timestamp, Uuid } from "../platform/http/schemas.ts";
 import { EffectsSchema } from "./effects.ts";
+import { LIMITS } from "../platform/limits.ts";
 
 export const EventKey = Type.String({ pattern: "^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*$", maxLength: 64 });
 /** Keys of definitions addressed by key: achievements, streaks, quests, pools. */
@@ -13,7 +14,7 @@ export const Condition = Type.Union([JsonObject, Type.Null()], {
   description: "MongoDB-style query over {event, player}",
 });
 export const Reward = Type.Object(
-  { currency: CurrencyCode, amount: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }) },
+  { currency: CurrencyCode, amount: Type.Integer({ minimum: 1, maximum: LIMITS.reward }) },
   { additionalProperties: false },
 );
 export const Rewards = Type.Array(Reward, { maxItems: 10 });

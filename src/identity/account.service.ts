@@ -4,6 +4,7 @@ import type { Clock } from "../platform/clock.ts";
 import type { Database, Tx } from "../platform/db/database.ts";
 import { AppError, notFound } from "../platform/http/errors.ts";
 import type { StandingListener } from "./index.ts";
+import { normaliseDisplayName } from "./display-names.ts";
 import { passwordProblem, type PasswordHasher } from "./passwords.ts";
 import { sessionView, userView, type UserView } from "./presenters.ts";
 import * as sessions from "./sessions.store.ts";
@@ -69,6 +70,8 @@ export class AccountService {
         errors: [{ path: "body/timeZone", message: "is not an IANA time zone" }],
       });
     }
+    const displayName =
+      changes.displayName === undefined ? undefined : normaliseDisplayName(changes.displayName);
     if (changes.username !== undefined) {
       const username = changes.username;
       const taken = await this.db.asSystem((tx) =>
@@ -78,7 +81,7 @@ export class AccountService {
     }
     return this.db.asUser(userId, async (tx) => {
       const before = await this.load(tx, userId);
-      await users.updateUser(tx, userId, { displayName: changes.displayName, username: changes.username });
+      await users.updateUser(tx, userId, { displayName, username: changes.username });
       await users.updateProfile(tx, userId, changes);
       const after = await this.load(tx, userId);
       await audit(tx, { type: "user", id: userId }, meta, {

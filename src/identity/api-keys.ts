@@ -2,7 +2,8 @@ import { audit, type AuditActor, type RequestMeta } from "../audit/audit.service
 import type { Clock } from "../platform/clock.ts";
 import { randomToken, sha256 } from "../platform/crypto.ts";
 import type { Database, Tx } from "../platform/db/database.ts";
-import { notFound } from "../platform/http/errors.ts";
+import { AppError, notFound } from "../platform/http/errors.ts";
+import type { Listener } from "../platform/db/listener.ts";
 
 /** What an API key may do. Each scope guards a family of app-backend routes. */
 export const API_KEY_SCOPES = ["users:read", "events:write", "scores:write"] as const;
@@ -40,13 +41,17 @@ function view(k: ApiKeyRow) {
 /** The NOTIFY payload that tells every instance to forget the API keys it has cached. */
 export const API_KEYS_CHANGED = "api_keys";
 const CACHE_MS = 10_000;
+/** How long a verified key is cached while the LISTEN connection is down (revocations unheard). */
+const UNGUARDED_CACHE_MS = 1000;
 
 /** Keys for app backends: `ludus_<prefix>_<secret>`, shown once, stored as a SHA-256 hash. */
 export class ApiKeyService {
   // Verified keys, so that an app backend's requests do not each cost a database transaction.
   // Revocation clears it here at once and on other instances through NOTIFY (the TTL bounds the
   // rest, such as an expiry passing).
-  private readonly cache = new Map<string, { id: string; scopes: string[]; until: number }>();
+  private readonly cache = new Map<string, { id: string; scopes: string[]; until: number; at: number }>();
+  /** The instance's listener once attached: while it is down, entries live `UNGUARDED_CACHE_MS`. */
+  private guard: Listener | undefined;
 
   constructor(
     private readonly db: Database,
@@ -54,8 +59,31 @@ export class ApiKeyService {
     private readonly notifyChannel: string,
   ) {}
 
+  /** Bumped by every clear: a lookup that began before one does not fill the cache after it. */
+  private generation = 0;
+
   clearCache(): void {
+    this.generation += 1;
     this.cache.clear();
+  }
+
+  /**
+   * Hears revocations made on any instance (API_KEYS_CHANGED on the channel); the cache is cleared
+   * whenever the connection is lost or back, and held only briefly while it is down.
+   */
+  attach(listener: Listener): void {
+    this.guard = listener;
+    listener.on(this.notifyChannel, (payload) => {
+      if (payload === API_KEYS_CHANGED) this.clearCache();
+    });
+    listener.onConnect(() => this.clearCache());
+    listener.onDisconnect(() => this.clearCache());
+  }
+
+  private fresh(entry: { until: number; at: number }, now: number): boolean {
+    if (entry.until <= now) return false;
+    const unguarded = this.guard !== undefined && !this.guard.connected;
+    return !unguarded || performance.now() - entry.at <= UNGUARDED_CACHE_MS;
   }
 
   async create(
@@ -63,6 +91,11 @@ export class ApiKeyService {
     meta: RequestMeta,
     input: { name: string; scopes: ApiKeyScope[]; expiresAt?: string },
   ) {
+    if (input.expiresAt !== undefined && !(Date.parse(input.expiresAt) > this.clock.now().getTime())) {
+      throw new AppError("validation.failed", "The key would be expired already", {
+        errors: [{ path: "body/expiresAt", message: "must be in the future" }],
+      });
+    }
     const prefix = randomToken(6).replace(/[-_]/g, "x");
     const key = `${API_KEY_PREFIX}${prefix}_${randomToken(32)}`;
     return this.db.asSystem(async (tx) => {
@@ -116,7 +149,9 @@ export class ApiKeyService {
     const now = this.clock.now();
     const digest = sha256(key).toString("base64url");
     const cached = this.cache.get(digest);
-    if (cached !== undefined && cached.until > now.getTime()) return { id: cached.id, scopes: cached.scopes };
+    const generation = this.generation;
+    if (cached !== undefined && this.fresh(cached, now.getTime()))
+      return { id: cached.id, scopes: cached.scopes };
     const found = await this.db.asSystem(async (tx: Tx) => {
       const row = await tx.maybeOne<{
         id: string;
@@ -136,8 +171,9 @@ export class ApiKeyService {
     });
     if (found === undefined) return undefined;
     const until = Math.min(now.getTime() + CACHE_MS, found.expiresAt?.getTime() ?? Infinity);
+    if (generation !== this.generation) return { id: found.id, scopes: found.scopes };
     if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(digest, { id: found.id, scopes: found.scopes, until });
+    this.cache.set(digest, { id: found.id, scopes: found.scopes, until, at: performance.now() });
     return { id: found.id, scopes: found.scopes };
   }
 }

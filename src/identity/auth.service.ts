@@ -4,6 +4,7 @@ import { randomToken, sha256 } from "../platform/crypto.ts";
 import type { Database, Tx } from "../platform/db/database.ts";
 import { AppError } from "../platform/http/errors.ts";
 import type { LoginThrottle, ThrottleKey } from "./login-throttle.ts";
+import { normaliseDisplayName } from "./display-names.ts";
 import { passwordProblem, type PasswordHasher } from "./passwords.ts";
 import { userView, type UserView } from "./presenters.ts";
 import * as sessions from "./sessions.store.ts";
@@ -32,6 +33,11 @@ export interface Registration {
   displayName?: string;
   timeZone?: string;
   locale?: string;
+}
+
+/** The throttle's key for a login as typed: case, compatibility forms and edge spaces do not matter. */
+export function normaliseLogin(login: string): string {
+  return login.normalize("NFKC").trim().toLowerCase();
 }
 
 export class AuthService {
@@ -71,6 +77,8 @@ export class AuthService {
         errors: [{ path: "body/timeZone", message: "is not an IANA time zone" }],
       });
     }
+    const displayName =
+      input.displayName === undefined ? input.username : normaliseDisplayName(input.displayName);
     const passwordHash = await this.hasher.hash(input.password);
     return this.db.asSystem(async (tx) => {
       const taken = await users.emailOrUsernameTaken(tx, input.email, input.username);
@@ -80,7 +88,7 @@ export class AuthService {
         email: input.email,
         username: input.username,
         passwordHash,
-        displayName: input.displayName ?? input.username,
+        displayName,
         role,
         timeZone: input.timeZone ?? "UTC",
         locale: input.locale ?? "en",
@@ -101,38 +109,62 @@ export class AuthService {
     password: string,
     meta: RequestMeta,
   ): Promise<{ user: UserView; tokens: TokenPair }> {
+    const maxFailures = this.settings.loginMaxFailures;
     const ipKey: ThrottleKey[] =
       meta.ip === null ? [] : [{ key: `ip:${meta.ip}`, maxFailures: this.settings.loginMaxFailuresPerIp }];
+    // The spelling is throttled whether or not an account has it, so a 429 says nothing about
+    // accounts; the account itself is throttled too, but silently (see below).
+    const spellingKey: ThrottleKey = { key: `login:${normaliseLogin(login)}`, maxFailures };
+    // The attempt is counted before the slow hash, so parallel guesses cannot outrun the lockout.
     const found = await this.db.asSystem(async (tx) => {
       const user = await users.findUserByLogin(tx, login);
-      const accountKey = {
-        key: `login:${user?.id ?? login.toLowerCase()}`,
-        maxFailures: this.settings.loginMaxFailures,
-      };
-      await this.throttle.assertOpen(tx, [accountKey, ...ipKey]);
-      return { user, accountKey };
+      const accountKey: ThrottleKey | undefined =
+        user === undefined ? undefined : { key: `account:${user.id}`, maxFailures };
+      const { locked } = await this.throttle.reserve(tx, [
+        spellingKey,
+        ...ipKey,
+        ...(accountKey === undefined ? [] : [accountKey]),
+      ]);
+      const refusing = locked.filter((l) => l.key !== accountKey?.key);
+      if (refusing.length > 0) {
+        // Thrown inside the transaction, so the attempts counted on the other keys are rolled back.
+        const until = Math.max(...refusing.map((l) => l.until.getTime()));
+        throw new AppError("auth.too_many_attempts", "Too many failed logins; try again later", {
+          retryAfterSeconds: (until - this.clock.now().getTime()) / 1000,
+        });
+      }
+      return { user, accountKey, accountLocked: locked.length > 0 };
     });
+    // A locked account reached through another spelling (its email after its username was locked,
+    // say) answers exactly like a wrong password, after the same dummy hash: answering 429 would
+    // tell the caller that the two spellings are one account. Its password is not checked.
+    const user = found.accountLocked ? undefined : found.user;
     // The slow hash runs outside any transaction so it holds no database connection.
-    const ok = await this.hasher.verify(found.user?.password_hash ?? null, password);
-    const user = found.user;
+    const ok = await this.hasher.verify(user?.password_hash ?? null, password);
     if (!ok || user === undefined) {
-      await this.db.asSystem(async (tx) => {
-        await this.throttle.recordFailure(tx, [found.accountKey, ...ipKey]);
-        if (user !== undefined) {
-          await audit(tx, { type: "user", id: user.id }, meta, {
+      if (found.user !== undefined) {
+        const account = found.user;
+        await this.db.asSystem((tx) =>
+          audit(tx, { type: "user", id: account.id }, meta, {
             action: "auth.login_failed",
             resourceType: "user",
-            resourceId: user.id,
-          });
-        }
-      });
+            resourceId: account.id,
+          }),
+        );
+      }
       throw new AppError("auth.invalid_credentials", "Wrong login or password");
     }
     if (!user.is_active || user.deleted_at !== null) {
       throw new AppError("auth.account_inactive", "This account is deactivated");
     }
     return this.db.asSystem(async (tx) => {
-      await this.throttle.reset(tx, found.accountKey.key);
+      // Settle the reservation: the account and this spelling are forgotten, the address gets its
+      // attempt back.
+      // In the order reservations take their row locks ("account:" < "ip:" < "login:"), so a
+      // settling login and a reserving one never wait for each other in a cycle.
+      if (found.accountKey !== undefined) await this.throttle.reset(tx, found.accountKey.key);
+      for (const key of ipKey) await this.throttle.release(tx, key);
+      await this.throttle.reset(tx, spellingKey.key);
       await users.markLoggedIn(tx, user.id, this.clock.now());
       const tokens = await this.startSession(tx, user.id, meta);
       await audit(tx, { type: "user", id: user.id }, meta, {

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { SignJWT } from "jose";
 import {
   bearer,
   createAdmin,
   createTestContext,
   problem,
   registerPlayer,
+  TEST_JWT_SECRET,
   type TestContext,
 } from "../../test/helpers/context.ts";
 
@@ -194,6 +196,21 @@ describe("auth flows", () => {
     assert.equal(problem(await me(unsigned)).code, "auth.invalid_token");
     const tampered = `${player.accessToken.slice(0, -4)}AAAA`;
     assert.equal(problem(await me(tampered)).code, "auth.invalid_token");
+
+    // Rightly signed, but without an expiry: it would never expire, so it is refused.
+    const claims = JSON.parse(Buffer.from(payload ?? "", "base64url").toString()) as Record<string, unknown>;
+    delete claims.exp;
+    const forever = await new SignJWT(claims)
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    const refused = await me(forever);
+    assert.equal(refused.statusCode, 401);
+    assert.equal(problem(refused).code, "auth.invalid_token");
+    // The same claims with an expiry are accepted (the test signs like the server).
+    const withExp = await new SignJWT({ ...claims, exp: Math.floor(ctx.clock.now().getTime() / 1000) + 60 })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    assert.equal((await me(withExp)).statusCode, 200);
   });
 
   it("repeated failures lock the account for a growing time, then it opens again", async () => {
@@ -228,5 +245,137 @@ describe("auth flows", () => {
       });
     for (let i = 0; i < 5; i++) assert.equal((await attempt()).statusCode, 401);
     assert.equal((await attempt()).statusCode, 429);
+  });
+  it("display names are NFKC-normalised and refuse bidi overrides, zero-width and control characters", async () => {
+    const tag = Date.now().toString(36);
+    const register = (displayName: string, n: number) =>
+      ctx.app.inject({
+        method: "POST",
+        url: "/v1/auth/register",
+        payload: {
+          email: `dn${tag}${n}@example.com`,
+          username: `dn${tag}${n}`,
+          password: "a long enough password",
+          displayName,
+        },
+      });
+    const wide = await register("  Ｍａｒｉｅ　ｎｏ．１ ", 0);
+    assert.equal(wide.statusCode, 201, wide.body);
+    assert.equal(wide.json<{ user: { displayName: string } }>().user.displayName, "Marie no.1");
+    const bad = [
+      "admin\u202Egnp.exe",
+      "\u2067ltr\u2069",
+      "Mar\u200Bie",
+      "Ma\u200Drie",
+      "\uFEFFMarie",
+      "a\u0007b",
+      "\u200B",
+    ];
+    for (const [i, name] of bad.entries()) {
+      const res = await register(name, i + 1);
+      assert.equal(res.statusCode, 400, `${JSON.stringify(name)}: ${res.body}`);
+      assert.equal(problem(res).code, "validation.failed");
+    }
+    const token = wide.json<{ tokens: { accessToken: string } }>().tokens.accessToken;
+    const patch = (displayName: string) =>
+      ctx.app.inject({ method: "PATCH", url: "/v1/me", headers: bearer(token), payload: { displayName } });
+    for (const name of bad) assert.equal((await patch(name)).statusCode, 400, JSON.stringify(name));
+    const ok = await patch("ﬁne ⅫＸ");
+    assert.equal(ok.statusCode, 200, ok.body);
+    assert.equal(ok.json<{ displayName: string }>().displayName, "fine XIIX");
+    assert.equal((await patch("　 ")).statusCode, 400);
+  });
+
+  describe("lockout under parallel guessing", () => {
+    const login = (body: { login: string; password: string }, remoteAddress = "127.0.0.1") =>
+      ctx.app.inject({ method: "POST", url: "/v1/auth/login", remoteAddress, payload: body });
+
+    for (const { total, addresses } of [
+      { total: 30, addresses: 1 },
+      { total: 150, addresses: 150 },
+    ]) {
+      it(`${total} parallel guesses from ${addresses} address(es) check at most 5 passwords`, async () => {
+        const player = await registerPlayer(ctx.app);
+        const before = ctx.identity.hasher.checkedPasswords;
+        const answers = await Promise.all(
+          Array.from({ length: total }, (_, i) =>
+            login(
+              { login: player.username, password: i === 24 ? player.password : `wrong password ${i}` },
+              `10.${addresses}.${Math.floor(i / 100)}.${addresses === 1 ? 1 : (i % 100) + 1}`,
+            ),
+          ),
+        );
+        const checked = ctx.identity.hasher.checkedPasswords - before;
+        assert.ok(checked <= 5, `${checked} passwords were checked`);
+        const codes = answers.map((a) => a.statusCode);
+        assert.equal(codes.filter((c) => c === 401).length, checked, codes.join(","));
+        // The right password at position 25 never signs in: it is refused or not checked at all.
+        assert.notEqual(codes[24], 200);
+        assert.ok(codes.filter((c) => c === 429).length >= total - 5);
+        for (const a of answers.filter((x) => x.statusCode === 429))
+          assert.equal(problem(a).code, "auth.too_many_attempts");
+        // Still locked after the burst, right password or not.
+        assert.equal((await login({ login: player.username, password: player.password })).statusCode, 429);
+      });
+    }
+
+    it("locks the account, not the spelling, and answers the same for unknown accounts", async () => {
+      const player = await registerPlayer(ctx.app);
+      for (let i = 0; i < 5; i++)
+        assert.equal((await login({ login: player.username, password: "wrong password!!" })).statusCode, 401);
+      assert.equal((await login({ login: player.username, password: player.password })).statusCode, 429);
+      const before = ctx.identity.hasher.checkedPasswords;
+      // The account's email and an unknown email answer alike: 401 five times, then 429. The
+      // right password through the email does not sign in while the account is locked.
+      const byEmail: number[] = [];
+      const unknown: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        byEmail.push((await login({ login: player.email, password: player.password })).statusCode);
+        unknown.push((await login({ login: `ghost-${player.email}`, password: player.password })).statusCode);
+      }
+      assert.deepEqual(byEmail, [401, 401, 401, 401, 401, 429]);
+      assert.deepEqual(unknown, byEmail);
+      assert.equal(ctx.identity.hasher.checkedPasswords - before, 0);
+      // When the lock ends, the account opens to its right password.
+      ctx.clock.advance(31 * 1000);
+      assert.equal((await login({ login: player.email, password: player.password })).statusCode, 200);
+      ctx.clock.advance(-31 * 1000);
+    });
+
+    it("a success gives the address its attempt back and forgets the account's failures", async () => {
+      const player = await registerPlayer(ctx.app);
+      for (let i = 0; i < 4; i++)
+        assert.equal((await login({ login: player.username, password: "wrong password!!" })).statusCode, 401);
+      assert.equal((await login({ login: player.username, password: player.password })).statusCode, 200);
+      for (let i = 0; i < 4; i++)
+        assert.equal((await login({ login: player.username, password: "wrong password!!" })).statusCode, 401);
+      assert.equal((await login({ login: player.username, password: player.password })).statusCode, 200);
+    });
+
+    it("parallel right passwords under the limit all sign in and leave nothing counted", async () => {
+      const player = await registerPlayer(ctx.app);
+      const answers = await Promise.all(
+        [player.username, player.email, player.username.toUpperCase()].map((name, i) =>
+          login({ login: name, password: player.password }, `10.9.9.${i + 1}`),
+        ),
+      );
+      assert.deepEqual(
+        answers.map((a) => a.statusCode),
+        [200, 200, 200],
+      );
+      const rows = await ctx.db.asSystem((tx) =>
+        tx.rows(`SELECT key FROM login_failures WHERE key = ANY($1)`, [
+          [
+            `account:${player.id}`,
+            `login:${player.username.toLowerCase()}`,
+            `login:${player.email.toLowerCase()}`,
+            "ip:10.9.9.1",
+            "ip:10.9.9.2",
+            "ip:10.9.9.3",
+          ],
+        ]),
+      );
+      assert.deepEqual(rows, []);
+    });
   });
 });

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { AuditActor, RequestMeta } from "../audit/audit.service.ts";
 import type { Database } from "../platform/db/database.ts";
 import { AppError } from "../platform/http/errors.ts";
@@ -47,25 +47,81 @@ export function currentUser(request: FastifyRequest): Extract<Principal, { kind:
   return p;
 }
 
+/** A request's credential, parsed once from its headers. */
+export type Credential =
+  { kind: "none" } | { kind: "apiKey"; key: string } | { kind: "token"; token: string };
+
+// `Authorization: Bearer <token>`: the scheme in any case (RFC 9110), then a token68 (RFC 9110 §11.2).
+const BEARER = /^Bearer[ \t]+([A-Za-z0-9\-._~+/]+=*)[ \t]*$/i;
+const API_KEY = new RegExp(`^${API_KEY_PREFIX}[A-Za-z0-9]+_[A-Za-z0-9_-]+$`);
+const MAX_CREDENTIAL_LENGTH = 4096;
+
 /**
- * preHandler hooks that establish who is calling. Access tokens are checked against their session
- * on every request, so logout, revocation, deactivation and role changes take effect at once.
+ * Reads the caller's credential from `Authorization` or `X-API-Key`. A header that is present
+ * must hold a well-formed credential: an empty or malformed one, or both headers at once, is a 401
+ * (never "no credential", which would let a request pick the rules it is judged by).
+ */
+export function parseCredential(request: FastifyRequest): Credential {
+  const authorization = request.headers.authorization;
+  const apiKeyHeader = request.headers["x-api-key"];
+  if (authorization !== undefined && apiKeyHeader !== undefined)
+    throw new AppError("auth.invalid_token", "Send one credential: Authorization or X-API-Key, not both");
+  if (apiKeyHeader !== undefined) {
+    const key = typeof apiKeyHeader === "string" ? apiKeyHeader.trim() : "";
+    // X-API-Key carries API keys only; user tokens go in Authorization.
+    if (key.length > 200 || !API_KEY.test(key))
+      throw new AppError("auth.invalid_token", "The API key is not valid");
+    return { kind: "apiKey", key };
+  }
+  if (authorization === undefined) return { kind: "none" };
+  const token = authorization.length <= MAX_CREDENTIAL_LENGTH ? BEARER.exec(authorization)?.[1] : undefined;
+  if (token === undefined)
+    throw new AppError("auth.invalid_token", "Send 'Authorization: Bearer <token>' with a well-formed token");
+  if (token.startsWith(API_KEY_PREFIX)) {
+    if (token.length > 200 || !API_KEY.test(token))
+      throw new AppError("auth.invalid_token", "The API key is not valid");
+    return { kind: "apiKey", key: token };
+  }
+  return { kind: "token", token };
+}
+
+/** A rate-limit key for the authenticated caller: the same whatever spelling its headers used. */
+export function principalKey(request: FastifyRequest): string {
+  const p = request.principal;
+  if (p === null) return `ip:${request.ip}`;
+  return p.kind === "user" ? `user:${p.userId}` : `apiKey:${p.keyId}`;
+}
+
+const GUARDS = new WeakSet<object>();
+
+/**
+ * Guards are written as `preHandler: guards.x` on routes; this moves them to `onRequest`, so that
+ * who is calling is settled before the body is read or validated (an anonymous caller gets a 401,
+ * never a 400 describing the schema) and before route hooks that key on the principal, such as
+ * rate limits. Register it before any route.
+ */
+export function authenticateOnRequest(app: FastifyInstance): void {
+  app.addHook("onRoute", (route) => {
+    const pre = route.preHandler;
+    const list = pre === undefined ? [] : Array.isArray(pre) ? [...pre] : [pre];
+    const guards = list.filter((hook) => GUARDS.has(hook));
+    if (guards.length === 0) return;
+    route.preHandler = list.filter((hook) => !GUARDS.has(hook));
+    const on = route.onRequest;
+    route.onRequest = [...(on === undefined ? [] : Array.isArray(on) ? on : [on]), ...guards];
+  });
+}
+
+/**
+ * Hooks that establish who is calling (run on request; see `authenticateOnRequest`). Access tokens
+ * are checked against their session on every request, so logout, revocation, deactivation and role
+ * changes take effect at once.
  */
 export function createGuards(deps: { db: Database; tokens: AccessTokens; apiKeys: ApiKeyService }) {
-  function bearer(request: FastifyRequest): string {
-    const header = request.headers.authorization;
-    const apiKeyHeader = request.headers["x-api-key"];
-    if (typeof apiKeyHeader === "string" && apiKeyHeader.length > 0) {
-      // X-API-Key carries API keys only; user tokens go in Authorization.
-      if (!apiKeyHeader.startsWith(API_KEY_PREFIX))
-        throw new AppError("auth.invalid_token", "The API key is not valid");
-      return apiKeyHeader;
-    }
-    if (typeof header !== "string" || !/^Bearer\s+\S+$/i.test(header)) {
-      throw new AppError("auth.unauthenticated", "Send 'Authorization: Bearer <token>'");
-    }
-    return header.replace(/^Bearer\s+/i, "");
-  }
+  const guard = <F extends (request: FastifyRequest) => Promise<void>>(hook: F): F => {
+    GUARDS.add(hook);
+    return hook;
+  };
 
   async function authenticateUser(token: string, ticket = false): Promise<Principal> {
     if (token.length > 4096) throw new AppError("auth.invalid_token", "The token is not valid");
@@ -81,32 +137,34 @@ export function createGuards(deps: { db: Database; tokens: AccessTokens; apiKeys
   }
 
   async function authenticate(request: FastifyRequest): Promise<Principal> {
-    const token = bearer(request);
-    if (token.startsWith(API_KEY_PREFIX)) {
-      const key = token.length <= 200 ? await deps.apiKeys.authenticate(token) : undefined;
+    const credential = parseCredential(request);
+    if (credential.kind === "none")
+      throw new AppError("auth.unauthenticated", "Send 'Authorization: Bearer <token>'");
+    if (credential.kind === "apiKey") {
+      const key = await deps.apiKeys.authenticate(credential.key);
       if (key === undefined) throw new AppError("auth.invalid_token", "The API key is not valid");
       return { kind: "apiKey", keyId: key.id, scopes: key.scopes };
     }
-    return authenticateUser(token);
+    return authenticateUser(credential.token);
   }
 
   return {
     /** Anyone with valid credentials: a signed-in user or an API key (the service decides the rest). */
-    any: async (request: FastifyRequest): Promise<void> => {
+    any: guard(async (request: FastifyRequest): Promise<void> => {
       request.principal = await authenticate(request);
-    },
+    }),
     /** A signed-in user (any role). */
-    user: async (request: FastifyRequest): Promise<void> => {
+    user: guard(async (request: FastifyRequest): Promise<void> => {
       const principal = await authenticate(request);
       if (principal.kind !== "user")
         throw new AppError("auth.forbidden", "This route is for signed-in users");
       request.principal = principal;
-    },
+    }),
     /**
      * A signed-in user, by access token or, for the realtime stream that browsers open by URL, by
      * a stream ticket in `?ticket=` (never both).
      */
-    streamUser: async (request: FastifyRequest): Promise<void> => {
+    streamUser: guard(async (request: FastifyRequest): Promise<void> => {
       const { ticket } = (request.query ?? {}) as { ticket?: unknown };
       if (typeof ticket === "string") {
         if (request.headers.authorization !== undefined || request.headers["x-api-key"] !== undefined)
@@ -118,27 +176,25 @@ export function createGuards(deps: { db: Database; tokens: AccessTokens; apiKeys
       if (principal.kind !== "user")
         throw new AppError("auth.forbidden", "This route is for signed-in users");
       request.principal = principal;
-    },
+    }),
     /** A signed-in user with at least this role. */
-    role:
-      (minimum: Role) =>
-      async (request: FastifyRequest): Promise<void> => {
+    role: (minimum: Role) =>
+      guard(async (request: FastifyRequest): Promise<void> => {
         const principal = await authenticate(request);
         if (principal.kind !== "user" || RANK[principal.role] < RANK[minimum]) {
           throw new AppError("auth.forbidden", `This route needs the ${minimum} role`);
         }
         request.principal = principal;
-      },
+      }),
     /** An app backend's API key holding the scope, or a signed-in admin. */
-    scope:
-      (scope: ApiKeyScope) =>
-      async (request: FastifyRequest): Promise<void> => {
+    scope: (scope: ApiKeyScope) =>
+      guard(async (request: FastifyRequest): Promise<void> => {
         const principal = await authenticate(request);
         const allowed =
           principal.kind === "apiKey" ? principal.scopes.includes(scope) : principal.role === "admin";
         if (!allowed) throw new AppError("auth.insufficient_scope", `This route needs the '${scope}' scope`);
         request.principal = principal;
-      },
+      }),
   };
 }
 

@@ -11,7 +11,7 @@ export const meRoutes: FastifyPluginAsyncTypebox<{ account: AccountService; guar
 ) => {
   const tags = ["me"];
   const security = [{ bearer: [] }];
-  app.addHook("preHandler", guards.user);
+  app.addHook("onRequest", guards.user);
 
   app.get(
     "/",

@@ -13,6 +13,8 @@ export class PasswordHasher {
   // Verifying against this when an account does not exist keeps the reply time the same as for a
   // wrong password, so timing does not reveal which logins exist.
   private dummyHash: Promise<string>;
+  /** How many passwords were checked against a real account's hash (the login lockout's tests count them). */
+  checkedPasswords = 0;
 
   constructor(private readonly settings: Argon2Settings) {
     this.dummyHash = this.hash("not-a-real-password-but-hashed-the-same-way");
@@ -33,6 +35,7 @@ export class PasswordHasher {
       await verify(await this.dummyHash, password).catch(() => false);
       return false;
     }
+    this.checkedPasswords += 1;
     try {
       return await verify(passwordHash, password);
     } catch {

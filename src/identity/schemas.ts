@@ -2,12 +2,19 @@ import { Type } from "typebox";
 import { NullableTimestamp, Timestamp, Uuid } from "../platform/http/schemas.ts";
 import { MAX_PASSWORD_LENGTH } from "./passwords.ts";
 import { API_KEY_SCOPES } from "./api-keys.ts";
+import { DISPLAY_NAME_PATTERN, MAX_DISPLAY_NAME_LENGTH } from "./display-names.ts";
 
 export const Email = Type.String({ format: "email", minLength: 3, maxLength: 254 });
 export const Username = Type.String({ minLength: 3, maxLength: 32, pattern: "^[A-Za-z0-9_.-]+$" });
 // Rules beyond length (not the username, enough variety) are checked by the service with a reason.
 export const Password = Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH });
-export const DisplayName = Type.String({ minLength: 1, maxLength: 100 });
+export const DisplayName = Type.String({
+  minLength: 1,
+  maxLength: MAX_DISPLAY_NAME_LENGTH,
+  pattern: DISPLAY_NAME_PATTERN,
+  description:
+    "Stored NFKC-normalised and trimmed; bidirectional controls, zero-width and control characters are refused",
+});
 export const TimeZone = Type.String({
   minLength: 1,
   maxLength: 64,

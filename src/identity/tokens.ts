@@ -56,6 +56,8 @@ export class AccessTokens {
         algorithms: [ALGORITHM],
         issuer: ISSUER,
         audience,
+        // A token without an expiry would never expire: refused, whoever signed it.
+        requiredClaims: ["exp", "iat", "sub"],
         currentDate: this.clock.now(),
       });
       if (typeof payload.sub !== "string" || typeof payload.sid !== "string") {

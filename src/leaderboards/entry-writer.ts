@@ -1,6 +1,8 @@
 import type { RankSink } from "../engine/apply.ts";
 import type { BoardDef } from "../engine/definitions.ts";
 import type { Tx } from "../platform/db/database.ts";
+import { AppError } from "../platform/http/errors.ts";
+import { LIMITS, within } from "../platform/limits.ts";
 import {
   boardPeriodBounds,
   boardPeriodKey,
@@ -45,6 +47,12 @@ export async function moveEntry(
         };
   const next = nextEntry(board, before, value, at);
   if (next === undefined) return { entry: before!, changed: false, period };
+  if (!within(next.score, LIMITS.valueCeiling)) {
+    throw new AppError(
+      "limits.ceiling_reached",
+      `The score on leaderboard ${board.key} would pass its ceiling of ${LIMITS.valueCeiling}`,
+    );
+  }
   const bounds = boardPeriodBounds(board, at);
   await tx.exec(
     `INSERT INTO leaderboard_periods (leaderboard_id, period_key, starts_at, ends_at)
@@ -67,6 +75,7 @@ export async function moveEntry(
     tx.beforeCommit(
       () => ranks.apply([{ list, previous, next: key }]),
       () => ranks.apply([{ list, previous: key, next: previous }]),
+      () => ranks.distrust?.(),
     );
   }
   return { entry: next, changed: true, period };

@@ -5,6 +5,7 @@ import { CurrencyCode, DefinitionKey, EventKey, IdempotencyKey, Nullable } from 
 import { currentPrincipal, currentUser, type Guards } from "../identity/guards.ts";
 import { problems, Timestamp, Uuid } from "../platform/http/schemas.ts";
 import type { LeaderboardsService } from "./leaderboards.service.ts";
+import { LIMITS } from "../platform/limits.ts";
 
 const Source = Type.Union(
   [
@@ -54,7 +55,15 @@ const fields = {
   ),
   sort: Type.Optional(Sort),
   operator: Operator,
-  minScore: Type.Optional(Nullable(Type.Number({ description: "Entries below it are not ranked" }))),
+  minScore: Type.Optional(
+    Nullable(
+      Type.Number({
+        minimum: -LIMITS.score,
+        maximum: LIMITS.score,
+        description: "Entries below it are not ranked",
+      }),
+    ),
+  ),
   snapshotSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   active: Type.Optional(Type.Boolean()),
 };
@@ -224,7 +233,7 @@ export const leaderboardRoutes: FastifyPluginAsyncTypebox<{
         body: Type.Object(
           {
             userId: Uuid,
-            score: Type.Number({ minimum: -1e15, maximum: 1e15 }),
+            score: Type.Number({ minimum: -LIMITS.score, maximum: LIMITS.score }),
             occurredAt: Type.Optional(Timestamp),
             idempotencyKey: IdempotencyKey,
           },

@@ -60,4 +60,20 @@ describe("rank index upkeep (ludus ranks verify / rebuild)", () => {
     assert.ok(ranks.usable);
     assert.deepEqual((await ranks.verify()).problems, []);
   });
+
+  it("an index it cannot trust (a commit with an unknown outcome) is rebuilt by itself", async () => {
+    const ranks = ctx.game.ranks;
+    const board = await ctx.db.asSystem((tx) =>
+      tx.one<{ id: string }>(`SELECT id FROM leaderboards WHERE key = 'arcade-high-scores'`),
+    );
+    // What a rank write applied before a COMMIT whose connection then failed would leave.
+    await ranks.index.upsert(listName(board.id, "all"), { score: 1e9, reachedAt: 0, userId: randomUUID() });
+    ranks.distrust();
+    assert.equal(ranks.usable, false, "ranks come from PostgreSQL meanwhile");
+    for (let waited = 0; !ranks.usable; waited += 50) {
+      assert.ok(waited < 30_000, "rebuilt within 30 s");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual((await ranks.verify()).problems, []);
+  });
 });

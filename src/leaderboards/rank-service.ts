@@ -103,12 +103,31 @@ export class RankService implements RankSink {
    * used as it is; otherwise it is rebuilt, and until then ranks come from PostgreSQL.
    */
   async start(): Promise<void> {
-    if ((await this.index.isBuilt?.()) === true) {
-      this.ready = true;
-      this.logger.info("rank index shared and already built");
-      return;
+    try {
+      if ((await this.index.isBuilt?.()) === true) {
+        this.ready = true;
+        this.logger.info("rank index shared and already built");
+        return;
+      }
+      await this.rebuild();
+    } catch (err) {
+      // The database (or Redis) was unavailable: tried again with backoff until it works.
+      this.scheduleRecovery();
+      throw err;
     }
-    await this.rebuild();
+  }
+
+  /**
+   * The index may disagree with PostgreSQL: a transaction that changed it lost its connection
+   * after sending COMMIT, so whether it committed is unknown. Ranks come from PostgreSQL until a
+   * rebuild (in the background) has made it right again.
+   */
+  distrust(): void {
+    this.ready = false;
+    this.failed = true;
+    this.logger.warn("rank index may be stale after a commit with an unknown outcome; rebuilding");
+    void this.index.invalidate?.().catch(() => undefined);
+    this.scheduleRecovery();
   }
 
   /**
@@ -118,6 +137,20 @@ export class RankService implements RankSink {
   rebuild(onProgress: (done: number, total: number) => void = () => {}): Promise<void> {
     this.building ??= this.load(onProgress).finally(() => (this.building = undefined));
     return this.building;
+  }
+
+  /**
+   * Checks a shared index's health again (after the instance's LISTEN connection came back: this
+   * instance may have missed the news while it was away). An index another instance marked not
+   * built is no longer read, and is rebuilt.
+   */
+  async recheck(): Promise<void> {
+    if (this.closed || !this.ready || this.index.isBuilt === undefined) return;
+    if ((await this.index.isBuilt()) === false) {
+      this.ready = false;
+      this.logger.warn("shared rank index not built; serving ranks from PostgreSQL until rebuilt");
+      this.scheduleRecovery();
+    }
   }
 
   /** Stops retrying rebuilds (the index itself is closed by its owner). */
@@ -132,7 +165,11 @@ export class RankService implements RankSink {
     this.recovery = setTimeout(() => {
       this.recovery = undefined;
       this.recover().then(
-        () => (this.recoveryDelayMs = 1000),
+        () => {
+          this.recoveryDelayMs = 1000;
+          // A change it could not take arrived during the rebuild: once more.
+          if (!this.ready) this.scheduleRecovery();
+        },
         (err: unknown) => {
           this.logger.error({ err }, "rank index rebuild failed; trying again later");
           this.recoveryDelayMs = Math.min(this.recoveryDelayMs * 2, 60_000);

@@ -51,6 +51,7 @@ export async function setListed(tx: Tx, ranks: RankSink, userId: string, listed:
   tx.beforeCommit(
     () => ranks.apply(changes),
     () => ranks.apply(undo),
+    () => ranks.distrust?.(),
   );
   return moved.length;
 }

@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import { currentPrincipal, currentUser, type Guards } from "../identity/guards.ts";
+import { currentUser, type Guards } from "../identity/guards.ts";
 import type { Clock } from "../platform/clock.ts";
 import type { Database } from "../platform/db/database.ts";
-import { AppError } from "../platform/http/errors.ts";
 import { IdParams, problems, Uuid } from "../platform/http/schemas.ts";
 import { dayKey } from "../platform/time/periods.ts";
 import type { ProgressService } from "./progress.service.ts";
@@ -72,22 +71,16 @@ export const progressRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     "/v1/users/:id/progress",
     {
-      preHandler: guards.any,
+      preHandler: guards.scope("users:read"),
       schema: {
         tags,
         security: [{ apiKey: [] }, { bearer: [] }],
-        summary: "A player's public progress (any signed-in player, or an API key with users:read)",
+        summary: "A player's public progress (API key with users:read, or an admin)",
         params: IdParams,
         response: { 200: PublicProgress, ...problems(401, 403, 404) },
       },
     },
-    async (request) => {
-      const caller = currentPrincipal(request);
-      if (caller.kind === "apiKey" && !caller.scopes.includes("users:read")) {
-        throw new AppError("auth.insufficient_scope", "This route needs the 'users:read' scope");
-      }
-      return progress.publicProgress(request.params.id);
-    },
+    async (request) => progress.publicProgress(request.params.id),
   );
 
   app.get(

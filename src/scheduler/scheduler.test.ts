@@ -11,6 +11,7 @@ import {
 import { JOB_DEFAULTS, ludusJobs, retentionCutoff } from "./jobs.ts";
 import { Scheduler, type JobRun, type JobSpec } from "./scheduler.ts";
 import * as store from "./scheduler.store.ts";
+import { DatabaseUnavailableError } from "../platform/db/availability.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -266,5 +267,43 @@ describe("scheduler", () => {
     assert.equal(retentionCutoff(new Date("2026-07-15T10:00:00Z"), 12), "2025-07-15");
     assert.equal(retentionCutoff(new Date("2026-03-31T10:00:00Z"), 1), "2026-02-28");
     assert.deepEqual(JOB_DEFAULTS.retentionMonths, { events: 12, notifications: 6, audit_logs: 0 });
+  });
+
+  it("a run whose end could not be recorded (database away) is recorded once it is back", async () => {
+    ctx.clock.set("2026-05-10T10:15:00Z");
+    const runs: JobRun[] = [];
+    let down = false;
+    // The database goes away just as the run ends: recording it fails as unavailable.
+    const flaky = new Proxy(ctx.db, {
+      get(target, prop, receiver) {
+        if (prop === "asSystem" && down) {
+          return () =>
+            Promise.reject(new DatabaseUnavailableError(new Error("Connection terminated unexpectedly")));
+        }
+        const value: unknown = Reflect.get(target, prop, receiver);
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const job: JobSpec = {
+      name: "test.outage",
+      intervalMs: HOUR,
+      async run(r) {
+        runs.push(r);
+        down = true;
+        return { n: runs.length };
+      },
+    };
+    const scheduler = new Scheduler(flaky, ctx.clock, logger, [job]);
+    await assert.rejects(scheduler.runOnce(), DatabaseUnavailableError);
+    assert.equal(runs.length, 1);
+    down = false;
+    ctx.clock.advance(60_000);
+    await scheduler.runOnce();
+    assert.equal(runs.length, 1, "the period's run counts: not run again");
+    const row = (await ctx.db.asSystem((tx) => store.listJobs(tx))).find((j) => j.name === "test.outage");
+    assert.ok(row !== undefined);
+    assert.equal(row.locked_by, null, "the job is not held until its lease ends");
+    assert.equal(row.last_period_start?.toISOString(), "2026-05-10T10:00:00.000Z");
+    assert.equal(row.next_run_at.toISOString(), "2026-05-10T11:00:00.000Z");
   });
 });

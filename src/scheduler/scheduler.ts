@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { backoffMs, errorText } from "../delivery/backoff.ts";
 import { createLoop, type Loop } from "../delivery/loop.ts";
 import type { Clock } from "../platform/clock.ts";
+import { isConnectionError } from "../platform/db/availability.ts";
 import type { Database } from "../platform/db/database.ts";
 import * as store from "./scheduler.store.ts";
 
@@ -57,6 +58,11 @@ export class Scheduler {
   private readonly jobs = new Map<string, JobSpec>();
   private ensured = false;
   private loop: Loop | undefined;
+  /**
+   * Runs whose end could not be recorded because the database was unavailable: recorded on the next
+   * pass, so that the job is not held by its lease (minutes) after the database is back.
+   */
+  private readonly unrecorded = new Map<string, Parameters<typeof store.finish>[3]>();
 
   constructor(
     private readonly db: Database,
@@ -75,6 +81,10 @@ export class Scheduler {
       const jobs = [...this.jobs.values()];
       await this.db.asSystem((tx) => store.ensureJobs(tx, jobs, this.clock.now()));
       this.ensured = true;
+    }
+    for (const [name, outcome] of this.unrecorded) {
+      await this.db.asSystem((tx) => store.finish(tx, name, this.owner, outcome));
+      this.unrecorded.delete(name);
     }
     const ran: { name: string; result?: Record<string, unknown>; error?: string }[] = [];
     const done = new Set<string>();
@@ -122,36 +132,48 @@ export class Scheduler {
         lastPeriodStart: last,
         missed,
       });
-      await this.db.asSystem((tx) =>
-        store.finish(tx, job.name, this.owner, {
-          now: this.clock.now(),
-          periodStart: period.start,
-          nextRunAt: period.end,
-          result,
-          error: null,
-        }),
-      );
+      await this.record(job.name, {
+        now: this.clock.now(),
+        periodStart: period.start,
+        nextRunAt: period.end,
+        result,
+        error: null,
+      });
       this.logger.info(
         { job: job.name, missed, ms: Math.round(performance.now() - started), ...result },
         "scheduled job done",
       );
       return { name: job.name, result };
     } catch (err) {
+      // Already recorded as done, and only the recording failed: the database is unavailable.
+      if (this.unrecorded.has(job.name)) throw err;
       const error = errorText(err);
       const wait = backoffMs(row.failures + 1, this.settings.retryBaseMs, Math.max(job.intervalMs, 1000));
-      await this.db.asSystem((tx) =>
-        store.finish(tx, job.name, this.owner, {
-          now: this.clock.now(),
-          periodStart: null,
-          nextRunAt: new Date(this.clock.now().getTime() + wait),
-          result: null,
-          error,
-        }),
-      );
-      this.logger.error({ err, job: job.name, retryInMs: wait }, "scheduled job failed");
+      await this.record(job.name, {
+        now: this.clock.now(),
+        periodStart: null,
+        nextRunAt: new Date(this.clock.now().getTime() + wait),
+        result: null,
+        error,
+      });
+      if (isConnectionError(err)) {
+        this.logger.warn({ job: job.name, retryInMs: wait }, "scheduled job cut short: database unavailable");
+      } else {
+        this.logger.error({ err, job: job.name, retryInMs: wait }, "scheduled job failed");
+      }
       return { name: job.name, error };
     } finally {
       clearInterval(renewal);
+    }
+  }
+
+  /** Records the end of a run; kept for the next pass if the database is unavailable. */
+  private async record(name: string, outcome: Parameters<typeof store.finish>[3]): Promise<void> {
+    try {
+      await this.db.asSystem((tx) => store.finish(tx, name, this.owner, outcome));
+    } catch (err) {
+      if (isConnectionError(err)) this.unrecorded.set(name, outcome);
+      throw err;
     }
   }
 

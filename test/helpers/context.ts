@@ -41,6 +41,9 @@ export interface TestOptions {
   delivery?: DeliveryOverrides;
 }
 
+/** The secret test apps sign access tokens with (tests that forge tokens need it). */
+export const TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256!!";
+
 /** A whole Ludus app on its own cloned database, with a clock the test moves. */
 export async function createTestContext(options: TestOptions = {}): Promise<TestContext> {
   const database = await cloneTemplate(`ludus_test_${randomBytes(6).toString("hex")}`);
@@ -59,7 +62,7 @@ export async function createTestContext(options: TestOptions = {}): Promise<Test
       loginMaxFailures: options.loginMaxFailures ?? 5,
       loginMaxFailuresPerIp: options.loginMaxFailuresPerIp ?? 1000,
     },
-    "test-secret-that-is-long-enough-for-hs256!!",
+    TEST_JWT_SECRET,
   );
   const events = {
     maxAgeMs: 72 * 3_600_000,

@@ -1,8 +1,9 @@
 import type { Logger } from "pino";
 import { systemClock, type Clock } from "../../platform/clock.ts";
+import { isConnectionError } from "../../platform/db/availability.ts";
 import type { Database } from "../../platform/db/database.ts";
 import { toMessage } from "../dispatcher.ts";
-import { Listener } from "./listener.ts";
+import { Listener } from "../../platform/db/listener.ts";
 import * as store from "./stream.store.ts";
 
 /** The NOTIFY channel the dispatcher announces on after each player's commit: `{userId, lastId}`. */
@@ -43,9 +44,24 @@ export interface StreamSettings {
   batch: number;
   /** Open streams per player on one instance; the oldest is closed past it. */
   maxPerPlayer: number;
+  /** Open streams on one instance; a stream opened past it is refused (503). */
+  maxPerInstance: number;
 }
 
-export const STREAM_DEFAULTS: StreamSettings = { heartbeatMs: 15_000, batch: 100, maxPerPlayer: 10 };
+export const STREAM_DEFAULTS: StreamSettings = {
+  heartbeatMs: 15_000,
+  batch: 100,
+  maxPerPlayer: 10,
+  maxPerInstance: 10_000,
+};
+
+/** How often open streams are polled while the instance's LISTEN connection is down. */
+const UNHEARD_POLL_MS = 1000;
+
+/** Thrown by `open` when the instance already holds `maxPerInstance` streams. */
+export class StreamCapacityReached extends Error {
+  override name = "StreamCapacityReached";
+}
 
 interface Subscription {
   userId: string;
@@ -94,7 +110,11 @@ export function streamMessage(row: Parameters<typeof toMessage>[0]): StreamMessa
 export class StreamHub {
   private readonly subscriptions = new Map<string, Set<Subscription>>();
   private listener: Listener | undefined;
+  /** Whether `listener` is this hub's own (made by `listen`), closed with it. */
+  private ownListener = false;
   private heartbeat: NodeJS.Timeout | undefined;
+  /** The poll while the listener is down (see `attach`). */
+  private unheard: NodeJS.Timeout | undefined;
   /** Set by `endAll`: a stream still opening then is ended instead of added. */
   private closing = false;
 
@@ -112,18 +132,36 @@ export class StreamHub {
     return n;
   }
 
-  /** Starts listening for other instances' announcements on a dedicated connection. */
+  /**
+   * Hears other instances' announcements on the instance's shared listener; after every
+   * (re)connection, every open stream catches up (announcements made while it was down were lost).
+   */
+  attach(listener: Listener): void {
+    if (this.listener !== undefined) return;
+    this.listener = listener;
+    listener.on(STREAM_CHANNEL, (payload) => this.onNotify(payload));
+    listener.onConnect(() => {
+      clearInterval(this.unheard);
+      this.unheard = undefined;
+      void this.pollAll();
+    });
+    // While other instances cannot be heard, open streams are polled every second instead.
+    listener.onDisconnect(() => {
+      if (this.unheard !== undefined) return;
+      this.unheard = setInterval(() => {
+        if (this.subscriptions.size > 0) void this.pollAll();
+      }, UNHEARD_POLL_MS);
+      this.unheard.unref();
+    });
+  }
+
+  /** Listens on a connection of its own (tests; the server shares one listener, see `attach`). */
   async listen(url: string, switchRole: boolean): Promise<void> {
     if (this.listener !== undefined) return;
-    this.listener = new Listener({
-      url,
-      switchRole,
-      channel: STREAM_CHANNEL,
-      logger: this.logger,
-      onNotify: (payload) => this.onNotify(payload),
-      onConnect: () => void this.pollAll(),
-    });
-    await this.listener.start();
+    const listener = new Listener({ url, switchRole, logger: this.logger });
+    this.attach(listener);
+    this.ownListener = true;
+    await listener.start();
   }
 
   /** The listening connection, for tests that cut it. */
@@ -136,6 +174,7 @@ export class StreamHub {
    * client missed and, from then on, every new message.
    */
   async open(userId: string, from: ResumeFrom, sink: StreamSink, sessionId?: string): Promise<OpenStream> {
+    if (this.size >= this.settings.maxPerInstance) throw new StreamCapacityReached();
     const start = await this.db.asUser(userId, async (tx) => {
       if (from === undefined) return { after: await store.head(tx, userId), resync: false };
       if (from === 0 || (await store.isKept(tx, userId, from))) return { after: from, resync: false };
@@ -192,11 +231,13 @@ export class StreamHub {
     this.subscriptions.clear();
     clearInterval(this.heartbeat);
     this.heartbeat = undefined;
+    clearInterval(this.unheard);
+    this.unheard = undefined;
   }
 
   async close(): Promise<void> {
     this.endAll();
-    await this.listener?.close();
+    if (this.ownListener) await this.listener?.close();
     this.listener = undefined;
   }
 
@@ -259,7 +300,8 @@ export class StreamHub {
         sub.sink.end();
       }
     } catch (err) {
-      this.logger.warn({ err }, "stream session check failed");
+      // A database outage is logged once by the database layer; the next heartbeat tries again.
+      if (!isConnectionError(err)) this.logger.warn({ err }, "stream session check failed");
     }
   }
 
@@ -272,7 +314,7 @@ export class StreamHub {
         for (const h of found) this.poke(h.user_id, h.id);
       }
     } catch (err) {
-      this.logger.warn({ err }, "stream catch-up poll failed");
+      if (!isConnectionError(err)) this.logger.warn({ err }, "stream catch-up poll failed");
     }
   }
 

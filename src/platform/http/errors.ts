@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { isConnectionError } from "../db/availability.ts";
 
 /**
  * Every error code a client can see. Codes are part of the API: add new ones, never rename.
@@ -37,6 +38,7 @@ export const ERROR_STATUS = {
   "event.other_user": 403,
   "event.occurred_at_out_of_range": 422,
   "event.client_cap_reached": 429,
+  "event.amount_out_of_range": 422,
   "event.unknown_user": 404,
   "event.user_inactive": 409,
   "idempotency.key_reused": 422,
@@ -46,6 +48,7 @@ export const ERROR_STATUS = {
   "economy.insufficient_funds": 409,
   "economy.unknown_currency": 422,
   "economy.balance_cap": 409,
+  "limits.ceiling_reached": 409,
   "shop.item_inactive": 409,
   "shop.item_unavailable": 409,
   "shop.out_of_stock": 409,
@@ -62,9 +65,11 @@ export const ERROR_STATUS = {
   "webhook.delivery_in_progress": 409,
   "webhook.url_forbidden": 422,
   "stream.upgrade_required": 426,
+  "stream.capacity": 503,
   rate_limited: 429,
   internal: 500,
   "service.unavailable": 503,
+  "db.unavailable": 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -135,8 +140,18 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, error:
   return reply.status(error.status).type("application/problem+json").serializer(JSON.stringify).send(body);
 }
 
+/** How long a client is told to wait (Retry-After) when the database is unavailable. */
+const DB_RETRY_AFTER_SECONDS = 2;
+
 /** Maps Fastify's own errors (validation, parsing, limits) onto our codes. */
 function fromFastifyError(error: FastifyError): AppError {
+  // The database connection was lost or could not be made: the transaction wrote nothing (or, cut
+  // off after COMMIT, is settled by the client retrying with its idempotency key).
+  if (isConnectionError(error)) {
+    return new AppError("db.unavailable", "The database is unavailable; try again shortly", {
+      retryAfterSeconds: DB_RETRY_AFTER_SECONDS,
+    });
+  }
   if (error.validation) {
     const errors = error.validation.map((v) => ({
       path: `${error.validationContext ?? "body"}${v.instancePath}`,
@@ -164,6 +179,12 @@ function fromFastifyError(error: FastifyError): AppError {
   if (typeof error.code === "string" && /^22[0-9A-Z]{3}$/.test(error.code)) {
     return new AppError("request.invalid", "A value in the request is out of range");
   }
+  // A CHECK constraint keeping a balance, counter or score within its ceiling (src/platform/limits.ts):
+  // the write that would cross it is refused, and its transaction has rolled back.
+  const { constraint } = error as { constraint?: unknown };
+  if (error.code === "23514" && typeof constraint === "string" && constraint.endsWith("_ceiling")) {
+    return new AppError("limits.ceiling_reached", "The change would take a value past its ceiling");
+  }
   if (error instanceof SyntaxError)
     return new AppError("request.malformed_json", "The body is not valid JSON");
   if (error.statusCode === 429) return new AppError("rate_limited", "Too many requests; slow down");
@@ -186,7 +207,11 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     const appError = error instanceof AppError ? error : fromFastifyError(error);
-    if (appError.status >= 500) {
+    if (appError.code === "db.unavailable" || appError.code === "service.unavailable") {
+      // The outage itself is logged once by the database layer, not once per request (nor per
+      // readiness probe).
+      request.log.debug({ err: error }, "request failed: database unavailable");
+    } else if (appError.status >= 500) {
       request.log.error({ err: error }, "request failed");
     } else if (!(error instanceof AppError)) {
       request.log.info({ code: appError.code, reason: error.message }, "request rejected");

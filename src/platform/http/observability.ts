@@ -5,6 +5,8 @@ import type { Database } from "../db/database.ts";
 import { AppError } from "./errors.ts";
 import { problems } from "./schemas.ts";
 
+const READY_TIMEOUT_MS = 2000;
+
 /** /healthz (the process answers), /readyz (the database answers) and Prometheus /metrics. */
 export function registerObservability(app: FastifyInstance, db: Database): void {
   const registry = new Registry();
@@ -56,10 +58,19 @@ export function registerObservability(app: FastifyInstance, db: Database): void 
       },
     },
     async () => {
+      // A database that is down refuses at once; one that hangs is given READY_TIMEOUT_MS.
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await db.pool.query("SELECT 1");
+        await Promise.race([
+          db.pool.query("SELECT 1"),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error("readiness check timed out")), READY_TIMEOUT_MS);
+          }),
+        ]);
       } catch {
-        throw new AppError("service.unavailable", "The database does not answer");
+        throw new AppError("service.unavailable", "The database does not answer", { retryAfterSeconds: 2 });
+      } finally {
+        clearTimeout(timer);
       }
       return { status: "ready" as const };
     },
