@@ -83,6 +83,8 @@ export interface QuestState {
   assignedAt: Date;
   completedAt: Date | null;
   completedEventId: string | null;
+  /** The values already counted by a distinct quest. */
+  seen: string[];
 }
 
 export interface PlayerState {
@@ -207,6 +209,9 @@ function readField(event: { data: Record<string, unknown> }, path: string): unkn
 }
 
 /** Reads a number at a dotted path in the event; undefined if absent or not a finite number. */
+/** How much of a value a distinct quest keeps to tell values apart. */
+const MAX_DISTINCT_VALUE_LENGTH = 200;
+
 function readNumber(event: { data: Record<string, unknown> }, path: string): number | undefined {
   const node = readField(event, path);
   return typeof node === "number" && Number.isFinite(node) ? node : undefined;
@@ -712,6 +717,7 @@ export class Planner {
       assignedAt: at,
       completedAt: null,
       completedEventId: null,
+      seen: [],
     };
     this.saveQuest(player, quest);
     return quest;
@@ -774,9 +780,21 @@ export class Planner {
       ) {
         continue;
       }
-      const amount = q.amountField === null ? 1 : Math.floor(readNumber(input, q.amountField) ?? 0);
-      if (amount <= 0) continue;
-      const reached = q.mode === "sum" ? quest.progress + amount : Math.max(quest.progress, amount);
+      let reached: number;
+      if (q.mode === "distinct") {
+        // Each value of the field counts once per quest period (kept as JSON text, so 1 and "1"
+        // differ); events without a string or number there do not count.
+        const value = q.amountField === null ? undefined : readField(input, q.amountField);
+        if (typeof value !== "string" && typeof value !== "number") continue;
+        const seen = JSON.stringify(value).slice(0, MAX_DISTINCT_VALUE_LENGTH);
+        if (quest.seen.includes(seen)) continue;
+        quest.seen = [...quest.seen, seen];
+        reached = quest.seen.length;
+      } else {
+        const amount = q.amountField === null ? 1 : Math.floor(readNumber(input, q.amountField) ?? 0);
+        if (amount <= 0) continue;
+        reached = q.mode === "sum" ? quest.progress + amount : Math.max(quest.progress, amount);
+      }
       const progress = Math.min(quest.target, reached);
       if (progress === quest.progress) continue;
       quest.progress = progress;

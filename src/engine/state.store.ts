@@ -108,6 +108,7 @@ export async function loadStates(
           assigned_at: string;
           completed_at: string | null;
           completed_event_id: string | null;
+          seen: string[];
         }[]
       | null;
     entries:
@@ -158,7 +159,7 @@ export async function loadStates(
        (SELECT json_agg(p) FROM (${protectionsSql("$11")} AND $10 AND user_id = ANY($1::uuid[])) p) AS protections,
        (SELECT json_agg(q) FROM (
           SELECT user_id, template_id, period_key, status, progress, target, starts_at, expires_at, assigned_at,
-                 completed_at, completed_event_id
+                 completed_at, completed_event_id, seen
           FROM user_quests WHERE user_id = ANY($1::uuid[]) AND period_key = ANY($9::text[])) q) AS quests,
        (SELECT json_agg(json_build_object('user_id', e.user_id, 'slot', e.leaderboard_id || '|' || e.period_key,
                                           'score', e.score, 'rank_score', e.rank_score,
@@ -221,6 +222,7 @@ export async function loadStates(
       assignedAt: new Date(q.assigned_at),
       completedAt: q.completed_at === null ? null : new Date(q.completed_at),
       completedEventId: q.completed_event_id,
+      seen: q.seen,
     });
   }
   for (const e of row.entries ?? []) {
@@ -353,12 +355,18 @@ export async function writePlan(tx: Tx, w: Writes): Promise<void> {
        -- Players are locked, so the planner saw every row; a conflict can only be a quest just
        -- assigned by a reader (GET /v1/me/quests), which holds nothing the planner did not.
        INSERT INTO user_quests (user_id, template_id, period_key, status, progress, target, starts_at, expires_at,
-                                assigned_at, completed_at, completed_event_id)
-       SELECT * FROM unnest($63::uuid[], $64::uuid[], $65::text[], $66::text[], $67::bigint[], $68::bigint[],
-                            $69::timestamptz[], $70::timestamptz[], $71::timestamptz[], $72::timestamptz[], $73::uuid[])
+                                assigned_at, completed_at, completed_event_id, seen)
+       -- A distinct quest's values go as one JSON array each (unnest cannot take ragged arrays).
+       SELECT x.user_id, x.template_id, x.period_key, x.status, x.progress, x.target, x.starts_at, x.expires_at,
+              x.assigned_at, x.completed_at, x.completed_event_id, ARRAY(SELECT jsonb_array_elements_text(x.seen))
+       FROM unnest($63::uuid[], $64::uuid[], $65::text[], $66::text[], $67::bigint[], $68::bigint[],
+                   $69::timestamptz[], $70::timestamptz[], $71::timestamptz[], $72::timestamptz[], $73::uuid[],
+                   $90::jsonb[])
+         AS x(user_id, template_id, period_key, status, progress, target, starts_at, expires_at, assigned_at,
+              completed_at, completed_event_id, seen)
        ON CONFLICT (user_id, template_id, period_key) DO UPDATE SET status = EXCLUDED.status,
          progress = EXCLUDED.progress, completed_at = EXCLUDED.completed_at,
-         completed_event_id = EXCLUDED.completed_event_id, updated_at = now()
+         completed_event_id = EXCLUDED.completed_event_id, seen = EXCLUDED.seen, updated_at = now()
      ),
      lbp AS (
        INSERT INTO leaderboard_periods (leaderboard_id, period_key, starts_at, ends_at)
@@ -468,6 +476,7 @@ export async function writePlan(tx: Tx, w: Writes): Promise<void> {
       entries.map((x) => x.entry.ranked),
       w.events.map((x) => x.client?.ip ?? null),
       w.events.map((x) => x.client?.userAgent?.slice(0, 512) ?? null),
+      quests.map((x) => JSON.stringify(x.seen)),
     ],
   );
 }

@@ -42,7 +42,18 @@ ALTER TABLE events
 -- Events stay append-only; erasure may only blank where they came from.
 GRANT UPDATE (client_ip, user_agent) ON events TO ludus_app;
 
+-- Quests that count each value of a field once: "breakfast, lunch and dinner", "five different
+-- friends" (seed 000's Daily Nutrition Log and Social Engagement). The values counted so far.
+ALTER TABLE quest_templates DROP CONSTRAINT quest_templates_mode_check,
+  ADD CONSTRAINT quest_templates_mode_check CHECK (mode IN ('sum', 'max', 'distinct'));
+ALTER TABLE user_quests ADD COLUMN seen text[] NOT NULL DEFAULT '{}';
+
 -- Down Migration
+
+ALTER TABLE user_quests DROP COLUMN seen;
+UPDATE quest_templates SET mode = 'sum' WHERE mode = 'distinct';
+ALTER TABLE quest_templates DROP CONSTRAINT quest_templates_mode_check,
+  ADD CONSTRAINT quest_templates_mode_check CHECK (mode IN ('sum', 'max'));
 
 REVOKE UPDATE (client_ip, user_agent) ON events FROM ludus_app;
 ALTER TABLE events DROP COLUMN user_agent, DROP COLUMN client_ip;
