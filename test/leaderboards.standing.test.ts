@@ -21,6 +21,7 @@ import {
   registerPlayer,
   type TestContext,
 } from "./helpers/context.ts";
+import { withClient } from "./helpers/postgres.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const PREFIX = `ludus-test:standing:${process.pid}:${randomUUID()}:`;
@@ -263,6 +264,50 @@ describe("a player who deletes their account", () => {
     });
     assert.equal(res.statusCode, 204, res.body);
     assert.deepEqual(await boards(), [b.id]);
+  });
+});
+
+describe("an event racing a deactivation", () => {
+  let ctx: TestContext;
+  after(() => ctx?.close());
+
+  it("waits for the player's lock, then sees the player gone and writes nothing", async () => {
+    const s = await setUp(new MemoryRankIndex());
+    ctx = s.ctx;
+    const player = await registerPlayer(ctx.app);
+    const send = () =>
+      ctx.app.inject({
+        method: "POST",
+        url: "/v1/events",
+        headers: { "x-api-key": s.apiKey },
+        payload: { type: "meal.logged", userId: player.id, data: { mealType: "lunch", calories: 500 } },
+      });
+    assert.equal((await send()).statusCode, 201);
+    const entries = () =>
+      ctx.db.asSystem((tx) =>
+        tx.one<{ n: number; ranked: number }>(
+          `SELECT count(*)::int AS n, count(*) FILTER (WHERE ranked)::int AS ranked
+           FROM leaderboard_entries WHERE user_id = $1`,
+          [player.id],
+        ),
+      );
+    const before = await entries();
+    // A deactivation holding the player's lock (as setListed takes it) while an event arrives.
+    await withClient(ctx.ownerUrl, async (c) => {
+      await c.query("BEGIN");
+      await c.query(`UPDATE users SET is_active = false WHERE id = $1`, [player.id]);
+      await c.query(`UPDATE leaderboard_entries SET ranked = false WHERE user_id = $1`, [player.id]);
+      await c.query(`SELECT 1 FROM user_progress WHERE user_id = $1 FOR UPDATE`, [player.id]);
+      const racing = send();
+      await new Promise((r) => setTimeout(r, 300));
+      await c.query("COMMIT");
+      const res = await racing;
+      assert.equal(res.statusCode, 422, res.body);
+      assert.equal(res.json<{ code: string }>().code, "event.user_inactive");
+    });
+    const after = await entries();
+    assert.equal(after.n, before.n);
+    assert.equal(after.ranked, 0, "no entry of the deactivated player is ranked");
   });
 });
 

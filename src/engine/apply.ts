@@ -83,7 +83,7 @@ export class Engine {
     }
     const players = [...new Set(inputs.map((i) => i.userId))].map((id) => locked.get(id)!);
     const closed = await lockBoardPeriods(tx, [...boardPeriods]);
-    const { states, answers } = await loadStates(tx, players, {
+    const { states, answers, gone } = await loadStates(tx, players, {
       stats: [...stats],
       days: [...days],
       capPeriods: [...capPeriods],
@@ -100,6 +100,7 @@ export class Engine {
       // Boosts are judged by when each event happened: those ending after the earliest one.
       boostsSince: new Date(Math.min(...inputs.map((i) => i.occurredAt.getTime()))),
     });
+    if (gone.length > 0) throw new AppError("event.user_inactive", "The player is deactivated or deleted");
 
     const planner = new Planner(snapshot, states, answers, this.clock.now(), closed);
     const results = inputs.map((input) => planner.submit(input));

@@ -782,11 +782,11 @@ export class Planner {
       }
       let reached: number;
       if (q.mode === "distinct") {
-        // Each value of the field counts once per quest period (kept as JSON text, so 1 and "1"
-        // differ); events without a string or number there do not count.
+        // Each value of the field counts once per quest period (a number as its text: 1 and "1"
+        // are one value); events without a string or number there do not count.
         const value = q.amountField === null ? undefined : readField(input, q.amountField);
         if (typeof value !== "string" && typeof value !== "number") continue;
-        const seen = JSON.stringify(value).slice(0, MAX_DISTINCT_VALUE_LENGTH);
+        const seen = String(value).slice(0, MAX_DISTINCT_VALUE_LENGTH);
         if (quest.seen.includes(seen)) continue;
         quest.seen = [...quest.seen, seen];
         reached = quest.seen.length;

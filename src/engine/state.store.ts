@@ -76,8 +76,9 @@ export async function loadStates(
     /** Boosts ending after this are read (the earliest event's time); none when absent. */
     boostsSince?: Date;
   },
-): Promise<{ states: Map<string, PlayerState>; answers: Map<string, StoredAnswer> }> {
+): Promise<{ states: Map<string, PlayerState>; answers: Map<string, StoredAnswer>; gone: string[] }> {
   const row = await tx.one<{
+    gone: string[];
     wallets: { user_id: string; currency: string; balance: number; earned: number }[] | null;
     caps: { user_id: string; slot: string; amount: number }[] | null;
     daily: { user_id: string; slot: string; value: number }[] | null;
@@ -153,6 +154,9 @@ export async function loadStates(
         ) k) AS answers,
        (SELECT json_agg(json_build_object('user_id', user_id, 'achievement_id', achievement_id))
         FROM user_achievements WHERE user_id = ANY($1::uuid[])) AS unlocked,
+       -- Players deactivated or deleted while this batch waited for their locks (the lock statement
+       -- judged them on a snapshot taken before it waited; this statement's is taken after).
+       ARRAY(SELECT id FROM users WHERE id = ANY($1::uuid[]) AND NOT (is_active AND deleted_at IS NULL)) AS gone,
        (SELECT json_agg(s) FROM (${USER_STREAKS_SQL} WHERE $10 AND us.user_id = ANY($1::uuid[])) s) AS streaks,
        (SELECT json_agg(json_build_object('user_id', user_id, 'slot', streak_id || '|' || count))
         FROM user_streak_milestones WHERE $10 AND user_id = ANY($1::uuid[])) AS milestones,
@@ -249,7 +253,7 @@ export async function loadStates(
       response: a.response,
     });
   }
-  return { states, answers };
+  return { states, answers, gone: row.gone };
 }
 
 /** Writes everything a batch changed: one statement, one round trip, every table in it. */

@@ -660,13 +660,13 @@ export function replay(
       if (!holds(q.condition, event)) continue;
       let reached: number;
       if (q.mode === "distinct") {
-        // Each value of the field counts once (strings and numbers; 1 and "1" differ).
+        // Each value of the field counts once (strings and numbers, by their text: 1 and "1" are one).
         const raw = read(event, q.amountField ?? "");
         if (typeof raw !== "string" && typeof raw !== "number") continue;
         const slot = `${q.key}|${periodKey}`;
         const seen = seenBy.get(slot) ?? new Set<string>();
         seenBy.set(slot, seen);
-        const value = JSON.stringify(raw);
+        const value = String(raw);
         if (seen.has(value)) continue;
         seen.add(value);
         reached = seen.size;
