@@ -302,7 +302,7 @@ describe("an event racing a deactivation", () => {
       await new Promise((r) => setTimeout(r, 300));
       await c.query("COMMIT");
       const res = await racing;
-      assert.equal(res.statusCode, 422, res.body);
+      assert.equal(res.statusCode, 409, res.body);
       assert.equal(res.json<{ code: string }>().code, "event.user_inactive");
     });
     const after = await entries();
