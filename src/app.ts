@@ -28,6 +28,7 @@ import { registerObservability } from "./platform/http/observability.ts";
 import { registerOpenApi } from "./platform/http/openapi.ts";
 import { registerValidation } from "./platform/http/validation.ts";
 import { registerJsonLimits } from "./platform/http/json-limits.ts";
+import { scrubClientInfo } from "./engine/events.store.ts";
 import { gameExporters } from "./engine/export.ts";
 import { leaderboardRoutes } from "./leaderboards/leaderboards.routes.ts";
 import { questRoutes } from "./quests/quests.routes.ts";
@@ -88,6 +89,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     rateLimitPerMinute: config.authRateLimitPerMinute,
   });
   for (const exporter of gameExporters) identity.account.registerExporter(exporter);
+  identity.onErase(scrubClientInfo);
+  // Deactivated, deleted and erased players leave every board, and come back if reactivated.
+  identity.onStandingChange(async (tx, userId, listed) => {
+    await game.leaderboards.setListed(tx, userId, listed);
+  });
   await app.register(meRoutes, { prefix: "/v1/me", account: identity.account, guards: identity.guards });
   await app.register(userRoutes, { prefix: "/v1/users", db, guards: identity.guards });
   await app.register(adminUserRoutes, {

@@ -434,7 +434,7 @@ describe("leaderboard periods in two zones, closed by an injected clock", () => 
       first.items.map((s) => s.period),
       ["2026-03-11", "2026-03-10"],
     );
-    assert.equal(first.nextCursor, "2026-03-10");
+    assert.match(first.nextCursor ?? "", /^\d+-2026-03-10$/, "the cursor names the last snapshot shown");
     const second = await get<Snapshots>(
       `/v1/leaderboards/${NY.key}/snapshots?limit=2&cursor=${first.nextCursor}`,
     );

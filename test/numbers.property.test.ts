@@ -130,7 +130,7 @@ describe("numbers across the whole range", () => {
       ["/v1/me/inventory", me],
       ["/v1/me/purchases", me],
       ["/v1/me/achievements", me],
-      [`/v1/users/${player.id}/progress`, me],
+      [`/v1/users/${player.id}/progress`, { "x-api-key": apiKey }],
       ["/v1/leaderboards/num-events", me],
       ["/v1/leaderboards/num-events/me", me],
       ["/v1/leaderboards/num-counter", me],

@@ -65,7 +65,12 @@ const DEFINITIONS = [
   "gifts",
 ];
 // Leaderboards are public: everyone reads them; only the owner's (entries) or system transactions write.
-const PUBLIC = ["leaderboard_entries", "leaderboard_periods", "leaderboard_snapshots"];
+const PUBLIC = [
+  "leaderboard_entries",
+  "leaderboard_periods",
+  "leaderboard_snapshots",
+  "leaderboard_snapshot_sets",
+];
 
 describe("row-level security", () => {
   let ctx: TestContext;
@@ -300,7 +305,7 @@ describe("row-level security", () => {
       const rows = await asActing(a.id, `SELECT * FROM ${table}`);
       assert.ok(rows.length > 0, `${table} holds rows`);
       assert.equal((await asActing(null, `SELECT * FROM ${table}`)).length, rows.length);
-      if (table !== "leaderboard_periods") {
+      if (table !== "leaderboard_periods" && table !== "leaderboard_snapshot_sets") {
         assert.ok(
           rows.some((r) => r.user_id === b.id),
           "A sees B's rows",
@@ -330,8 +335,16 @@ describe("row-level security", () => {
     await assert.rejects(
       asActing(
         a.id,
-        `INSERT INTO leaderboard_snapshots (leaderboard_id, period_key, rank, user_id, score, reached_at)
-         SELECT id, 'x', 1, '${a.id}', 1, now() FROM leaderboards LIMIT 1`,
+        `INSERT INTO leaderboard_snapshots (leaderboard_id, period_key, taken_at, rank, user_id, score, reached_at)
+         SELECT id, 'x', now(), 1, '${a.id}', 1, now() FROM leaderboards LIMIT 1`,
+      ),
+      /row-level security|permission denied/,
+    );
+    await assert.rejects(
+      asActing(
+        a.id,
+        `INSERT INTO leaderboard_snapshot_sets (leaderboard_id, period_key, taken_at, final, entries)
+         SELECT id, 'x', now(), false, 0 FROM leaderboards LIMIT 1`,
       ),
       /row-level security|permission denied/,
     );

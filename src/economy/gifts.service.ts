@@ -178,7 +178,10 @@ export class GiftsService {
           reference: gift.id,
           metadata: { gift: gift.key },
         });
-        if (posted !== undefined) rewards.push({ currency: r.currency, amount, balance: posted.balance });
+        if (posted !== undefined) {
+          rewards.push({ currency: r.currency, amount, balance: posted.balance });
+          await this.engine.balanceChanged(tx, snapshot, userId, r.currency, posted.balance);
+        }
       }
       const items = new Map(
         (

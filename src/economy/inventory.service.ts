@@ -257,6 +257,7 @@ export class InventoryService {
           metadata: { item: item.key, quantity },
         });
         if (posted === undefined) throw new AppError("inventory.not_usable", `Unknown currency ${currency}`);
+        await this.engine.balanceChanged(tx, snapshot, userId, currency, posted.balance);
         return { kind: "freeze", currency, amount: tokens, balance: posted.balance };
       }
       case "recipe":

@@ -248,6 +248,9 @@ export class ShopService {
       if (paid !== undefined && item.currency === "xp") {
         await followXp(tx, snapshot, userId, player.level, paid.balance);
       }
+      if (paid !== undefined) {
+        await this.engine.balanceChanged(tx, snapshot, userId, item.currency, paid.balance);
+      }
       const inventory = await addToInventory(tx, {
         userId,
         itemId: item.id,
@@ -380,6 +383,7 @@ export class ShopService {
           throw new AppError("economy.unknown_currency", `Unknown currency ${p.currency}`);
         balance = posted.balance;
         if (p.currency === "xp") await followXp(tx, snapshot, p.user_id, player.level, posted.balance);
+        await this.engine.balanceChanged(tx, snapshot, p.user_id, p.currency, posted.balance);
       }
       if (item.stock !== null) await returnStock(tx, item.id, p.quantity);
       const result: RefundResult = {

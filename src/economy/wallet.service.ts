@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { audit, type AuditActor, type RequestMeta } from "../audit/audit.service.ts";
+import type { Engine } from "../engine/apply.ts";
 import type { Definitions } from "../engine/definitions.ts";
 import type { Database } from "../platform/db/database.ts";
 import { AppError } from "../platform/http/errors.ts";
@@ -40,6 +41,7 @@ export class WalletService {
   constructor(
     private readonly db: Database,
     private readonly definitions: Definitions,
+    private readonly engine: Engine,
   ) {}
 
   async wallets(userId: string) {
@@ -129,6 +131,7 @@ export class WalletService {
         const level = levelForXp(snapshot.curve, posted.balance);
         if (level !== player.level) await setLevel(tx, userId, level);
       }
+      await this.engine.balanceChanged(tx, snapshot, userId, a.currency, posted.balance);
       const result: AdjustmentResult = {
         entryId: posted.entryId,
         currency: a.currency,

@@ -13,7 +13,8 @@ import {
   type EventResult,
 } from "./plan.ts";
 import { loadStates, lockBoardPeriods, lockPlayers, writePlan } from "./state.store.ts";
-import { boardPeriodKey } from "../leaderboards/board-feed.ts";
+import { boardPeriodKey, boardsBySource } from "../leaderboards/board-feed.ts";
+import { moveEntry } from "../leaderboards/entry-writer.ts";
 import { protectionsSince } from "../streaks/streaks.store.ts";
 
 /** Event types Ludus emits itself; rules may listen to them. */
@@ -82,7 +83,7 @@ export class Engine {
     }
     const players = [...new Set(inputs.map((i) => i.userId))].map((id) => locked.get(id)!);
     const closed = await lockBoardPeriods(tx, [...boardPeriods]);
-    const { states, answers } = await loadStates(tx, players, {
+    const { states, answers, gone } = await loadStates(tx, players, {
       stats: [...stats],
       days: [...days],
       capPeriods: [...capPeriods],
@@ -99,6 +100,7 @@ export class Engine {
       // Boosts are judged by when each event happened: those ending after the earliest one.
       boostsSince: new Date(Math.min(...inputs.map((i) => i.occurredAt.getTime()))),
     });
+    if (gone.length > 0) throw new AppError("event.user_inactive", "The player is deactivated or deleted");
 
     const planner = new Planner(snapshot, states, answers, this.clock.now(), closed);
     const results = inputs.map((input) => planner.submit(input));
@@ -113,5 +115,17 @@ export class Engine {
       );
     }
     return results;
+  }
+
+  /**
+   * Moves the player's balance boards of a currency after a change made outside an event (a
+   * purchase, gift, item use or adjustment), in the caller's transaction, which holds the player's
+   * lock. Events feed the same boards through the planner.
+   */
+  async balanceChanged(tx: Tx, snapshot: Snapshot, userId: string, currency: string, balance: number) {
+    const at = this.clock.now();
+    for (const board of boardsBySource(snapshot).balance.get(currency) ?? []) {
+      await moveEntry(tx, this.ranks, board, userId, balance, at);
+    }
   }
 }

@@ -145,7 +145,7 @@ export interface QuestRow {
   event_types: string[];
   condition: Record<string, unknown> | null;
   amount_field: string | null;
-  mode: "sum" | "max";
+  mode: QuestMode;
   rewards: Reward[];
   time_limit_hours: number | null;
   pool: string | null;
@@ -166,7 +166,7 @@ export interface QuestDef {
   test: Predicate;
   readsPlayer: boolean;
   amountField: string | null;
-  mode: "sum" | "max";
+  mode: QuestMode;
   rewards: Reward[];
   timeLimitHours: number | null;
   pool: string | null;
@@ -179,9 +179,16 @@ export interface PoolDef {
   rerolls: number;
 }
 
+/**
+ * How events advance a quest: sum their amounts, keep the largest, or count each value of the field
+ * once (distinct: "breakfast, lunch and dinner", "five different friends").
+ */
+export type QuestMode = "sum" | "max" | "distinct";
+
 /** What a leaderboard ranks. */
 export type BoardSource =
   | { kind: "currency"; currency: string }
+  | { kind: "balance"; currency: string }
   | { kind: "counter"; stat: string }
   | { kind: "level" }
   | { kind: "event"; eventType: string; field: string }

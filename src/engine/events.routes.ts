@@ -1,14 +1,22 @@
+import { isIP } from "node:net";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import type { AdminUsersService } from "../identity/admin.service.ts";
-import { currentPrincipal, currentUser, principalKey, type Guards } from "../identity/guards.ts";
+import { currentPrincipal, currentUser, principalKey, requestMeta, type Guards } from "../identity/guards.ts";
 import type { Database } from "../platform/db/database.ts";
 import { decodeCursor, toPage } from "../platform/http/pagination.ts";
 import { IdParams, Page, problems } from "../platform/http/schemas.ts";
 import { listEvents, type EventRow } from "./events.store.ts";
 import type { EventIntake } from "./intake.service.ts";
+import type { ClientInfo } from "./plan.ts";
 import { ActivityItem, ActivityQuery, BatchBody, EventBody, EventResultSchema } from "./schemas.ts";
+
+/** Where a request came from, as the events table keeps it (an address that is not one is left out). */
+function clientOf(request: FastifyRequest): ClientInfo {
+  const { ip, userAgent } = requestMeta(request);
+  return { ip: ip !== null && isIP(ip) !== 0 ? ip : null, userAgent };
+}
 
 const activityView = (e: EventRow) => ({
   id: e.id,
@@ -17,6 +25,8 @@ const activityView = (e: EventRow) => ({
   receivedAt: e.received_at.toISOString(),
   source: e.source,
   parentId: e.parent_id,
+  clientIp: e.client_ip,
+  userAgent: e.user_agent,
   data: e.data,
   result: e.result,
 });
@@ -58,7 +68,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request, reply) => {
-      const result = await intake.submit(currentPrincipal(request), request.body);
+      const result = await intake.submit(currentPrincipal(request), request.body, clientOf(request));
       return reply.status(result.duplicate ? 200 : 201).send(result);
     },
   );
@@ -87,6 +97,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
         currentPrincipal(request),
         request.body.events,
         request.body.idempotencyKey,
+        clientOf(request),
       ),
     }),
   );

@@ -38,7 +38,7 @@ export function createGame(
     engine,
     intake: new EventIntake(db, definitions, engine, clock, settings.events),
     definitionsService: new DefinitionsService(db, definitions),
-    wallets: new WalletService(db, definitions),
+    wallets: new WalletService(db, definitions, engine),
     progress: new ProgressService(db, definitions),
     achievements: new AchievementsService(db, definitions),
     streaks,

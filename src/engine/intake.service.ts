@@ -5,6 +5,7 @@ import type { Database, Tx } from "../platform/db/database.ts";
 import { AppError, type ErrorCode, type FieldError } from "../platform/http/errors.ts";
 import { checkJsonShape } from "../platform/http/json-limits.ts";
 import type { ApplyInput, Engine, EventResult } from "./apply.ts";
+import type { ClientInfo } from "./plan.ts";
 import type { Definitions, Snapshot } from "./definitions.ts";
 
 export type { EventResult } from "./apply.ts";
@@ -38,21 +39,28 @@ export class EventIntake {
     private readonly settings: IntakeSettings,
   ) {}
 
-  async submit(caller: Principal, request: EventRequest): Promise<EventResult> {
+  async submit(caller: Principal, request: EventRequest, client?: ClientInfo): Promise<EventResult> {
     const snapshot = await this.definitions.snapshot();
-    const input = this.validate(snapshot, caller, request, "body");
+    const input = this.validate(snapshot, caller, request, "body", client);
     const [result] = await this.db.asUser(input.userId, (tx) => this.engine.run(tx, snapshot, [input]));
     return result!;
   }
 
-  async submitBatch(caller: Principal, requests: EventRequest[], batchKey?: string): Promise<EventResult[]> {
+  async submitBatch(
+    caller: Principal,
+    requests: EventRequest[],
+    batchKey?: string,
+    client?: ClientInfo,
+  ): Promise<EventResult[]> {
     const snapshot = await this.definitions.snapshot();
     const inputs: ApplyInput[] = [];
     const errors: FieldError[] = [];
     requests.forEach((request, i) => {
       try {
         const key = request.idempotencyKey ?? (batchKey === undefined ? undefined : `${batchKey}#${i}`);
-        inputs.push(this.validate(snapshot, caller, { ...request, idempotencyKey: key }, `body/events/${i}`));
+        inputs.push(
+          this.validate(snapshot, caller, { ...request, idempotencyKey: key }, `body/events/${i}`, client),
+        );
       } catch (error) {
         // Refusals of the caller itself (its scope, someone else's player) answer for the whole batch as
         // they would alone; problems with what an event says are collected, each under its index.
@@ -91,7 +99,13 @@ export class EventIntake {
     return result!;
   }
 
-  private validate(snapshot: Snapshot, caller: Principal, request: EventRequest, path: string): ApplyInput {
+  private validate(
+    snapshot: Snapshot,
+    caller: Principal,
+    request: EventRequest,
+    path: string,
+    client?: ClientInfo,
+  ): ApplyInput {
     const fail = (code: ErrorCode, message: string, field = ""): never => {
       throw new AppError(code, message, { errors: [{ path: `${path}${field}`, message }] });
     };
@@ -157,7 +171,12 @@ export class EventIntake {
       idempotencyKey: request.idempotencyKey ?? null,
       scope: caller.kind === "apiKey" ? `key:${caller.keyId}` : `user:${caller.userId}`,
     };
-    return { ...input, requestHash: requestHash(input) };
+    // Where a player's own event came from is kept with it (seed 000 activity_logs).
+    return {
+      ...input,
+      requestHash: requestHash(input),
+      ...(caller.kind === "user" && client ? { client } : {}),
+    };
   }
 }
 

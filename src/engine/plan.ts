@@ -51,6 +51,14 @@ export interface ApplyInput {
   /** Who sent it, for idempotency: the same key from two callers is two events. */
   scope: string;
   requestHash: Buffer;
+  /** Where a player's own event came from (seed 000 activity_logs); absent for app backends. */
+  client?: ClientInfo;
+}
+
+/** The address and user agent of the device that sent a player's event. */
+export interface ClientInfo {
+  ip: string | null;
+  userAgent: string | null;
 }
 
 export interface EventResult {
@@ -75,6 +83,8 @@ export interface QuestState {
   assignedAt: Date;
   completedAt: Date | null;
   completedEventId: string | null;
+  /** The values already counted by a distinct quest. */
+  seen: string[];
 }
 
 export interface PlayerState {
@@ -164,6 +174,7 @@ export interface Writes {
     idempotencyKey: string | null;
     data: Record<string, unknown>;
     result: Record<string, unknown>;
+    client: ClientInfo | null;
   }[];
   outbox: { userId: string; payload: Record<string, unknown> }[];
   progress: Map<string, { userId: string; level: number; counted: number }>;
@@ -198,6 +209,9 @@ function readField(event: { data: Record<string, unknown> }, path: string): unkn
 }
 
 /** Reads a number at a dotted path in the event; undefined if absent or not a finite number. */
+/** How much of a value a distinct quest keeps to tell values apart. */
+const MAX_DISTINCT_VALUE_LENGTH = 200;
+
 function readNumber(event: { data: Record<string, unknown> }, path: string): number | undefined {
   const node = readField(event, path);
   return typeof node === "number" && Number.isFinite(node) ? node : undefined;
@@ -479,6 +493,7 @@ export class Planner {
       idempotencyKey: input.idempotencyKey,
       data: input.data,
       result: own,
+      client: input.client ?? null,
     });
     this.writes.outbox.push({
       userId: player.userId,
@@ -702,6 +717,7 @@ export class Planner {
       assignedAt: at,
       completedAt: null,
       completedEventId: null,
+      seen: [],
     };
     this.saveQuest(player, quest);
     return quest;
@@ -764,9 +780,21 @@ export class Planner {
       ) {
         continue;
       }
-      const amount = q.amountField === null ? 1 : Math.floor(readNumber(input, q.amountField) ?? 0);
-      if (amount <= 0) continue;
-      const reached = q.mode === "sum" ? quest.progress + amount : Math.max(quest.progress, amount);
+      let reached: number;
+      if (q.mode === "distinct") {
+        // Each value of the field counts once per quest period (a number as its text: 1 and "1"
+        // are one value); events without a string or number there do not count.
+        const value = q.amountField === null ? undefined : readField(input, q.amountField);
+        if (typeof value !== "string" && typeof value !== "number") continue;
+        const seen = String(value).slice(0, MAX_DISTINCT_VALUE_LENGTH);
+        if (quest.seen.includes(seen)) continue;
+        quest.seen = [...quest.seen, seen];
+        reached = quest.seen.length;
+      } else {
+        const amount = q.amountField === null ? 1 : Math.floor(readNumber(input, q.amountField) ?? 0);
+        if (amount <= 0) continue;
+        reached = q.mode === "sum" ? quest.progress + amount : Math.max(quest.progress, amount);
+      }
       const progress = Math.min(quest.target, reached);
       if (progress === quest.progress) continue;
       quest.progress = progress;
@@ -979,6 +1007,8 @@ export class Planner {
     w.earned += earned;
     this.writes.wallets.set(slot, w);
     if (earned > 0) this.feedBoards(player, boardsBySource(this.snapshot).currency.get(currency), earned);
+    if (delta !== 0)
+      this.feedBoards(player, boardsBySource(this.snapshot).balance.get(currency), wallet.balance);
     this.writes.ledger.push({
       userId: player.userId,
       currency,

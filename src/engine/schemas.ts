@@ -62,6 +62,10 @@ export const ActivityItem = Type.Object({
   receivedAt: Timestamp,
   source: Type.String(),
   parentId: Type.Union([Uuid, Type.Null()]),
+  clientIp: Type.Union([Type.String(), Type.Null()], {
+    description: "The address a player's own event came from (null for app backends and Ludus)",
+  }),
+  userAgent: Type.Union([Type.String(), Type.Null()]),
   data: Type.Record(Type.String(), Type.Unknown()),
   result: Type.Record(Type.String(), Type.Unknown()),
 });

@@ -76,8 +76,9 @@ export async function loadStates(
     /** Boosts ending after this are read (the earliest event's time); none when absent. */
     boostsSince?: Date;
   },
-): Promise<{ states: Map<string, PlayerState>; answers: Map<string, StoredAnswer> }> {
+): Promise<{ states: Map<string, PlayerState>; answers: Map<string, StoredAnswer>; gone: string[] }> {
   const row = await tx.one<{
+    gone: string[];
     wallets: { user_id: string; currency: string; balance: number; earned: number }[] | null;
     caps: { user_id: string; slot: string; amount: number }[] | null;
     daily: { user_id: string; slot: string; value: number }[] | null;
@@ -108,6 +109,7 @@ export async function loadStates(
           assigned_at: string;
           completed_at: string | null;
           completed_event_id: string | null;
+          seen: string[];
         }[]
       | null;
     entries:
@@ -152,13 +154,16 @@ export async function loadStates(
         ) k) AS answers,
        (SELECT json_agg(json_build_object('user_id', user_id, 'achievement_id', achievement_id))
         FROM user_achievements WHERE user_id = ANY($1::uuid[])) AS unlocked,
+       -- Players deactivated or deleted while this batch waited for their locks (the lock statement
+       -- judged them on a snapshot taken before it waited; this statement's is taken after).
+       ARRAY(SELECT id FROM users WHERE id = ANY($1::uuid[]) AND NOT (is_active AND deleted_at IS NULL)) AS gone,
        (SELECT json_agg(s) FROM (${USER_STREAKS_SQL} WHERE $10 AND us.user_id = ANY($1::uuid[])) s) AS streaks,
        (SELECT json_agg(json_build_object('user_id', user_id, 'slot', streak_id || '|' || count))
         FROM user_streak_milestones WHERE $10 AND user_id = ANY($1::uuid[])) AS milestones,
        (SELECT json_agg(p) FROM (${protectionsSql("$11")} AND $10 AND user_id = ANY($1::uuid[])) p) AS protections,
        (SELECT json_agg(q) FROM (
           SELECT user_id, template_id, period_key, status, progress, target, starts_at, expires_at, assigned_at,
-                 completed_at, completed_event_id
+                 completed_at, completed_event_id, seen
           FROM user_quests WHERE user_id = ANY($1::uuid[]) AND period_key = ANY($9::text[])) q) AS quests,
        (SELECT json_agg(json_build_object('user_id', e.user_id, 'slot', e.leaderboard_id || '|' || e.period_key,
                                           'score', e.score, 'rank_score', e.rank_score,
@@ -221,6 +226,7 @@ export async function loadStates(
       assignedAt: new Date(q.assigned_at),
       completedAt: q.completed_at === null ? null : new Date(q.completed_at),
       completedEventId: q.completed_event_id,
+      seen: q.seen,
     });
   }
   for (const e of row.entries ?? []) {
@@ -247,7 +253,7 @@ export async function loadStates(
       response: a.response,
     });
   }
-  return { states, answers };
+  return { states, answers, gone: row.gone };
 }
 
 /** Writes everything a batch changed: one statement, one round trip, every table in it. */
@@ -313,9 +319,10 @@ export async function writePlan(tx: Tx, w: Writes): Promise<void> {
        ON CONFLICT (user_id, stat) DO UPDATE SET value = user_stats_totals.value + EXCLUDED.value, updated_at = now()
      ),
      e AS (
-       INSERT INTO events (id, user_id, type, occurred_at, source, source_id, parent_id, idempotency_key, data, result)
+       INSERT INTO events (id, user_id, type, occurred_at, source, source_id, parent_id, idempotency_key, data, result,
+                           client_ip, user_agent)
        SELECT * FROM unnest($25::uuid[], $26::uuid[], $27::text[], $28::timestamptz[], $29::text[], $30::uuid[],
-                            $31::uuid[], $32::text[], $33::jsonb[], $34::jsonb[])
+                            $31::uuid[], $32::text[], $33::jsonb[], $34::jsonb[], $88::inet[], $89::text[])
      ),
      o AS (
        INSERT INTO outbox (user_id, topic, payload)
@@ -352,12 +359,18 @@ export async function writePlan(tx: Tx, w: Writes): Promise<void> {
        -- Players are locked, so the planner saw every row; a conflict can only be a quest just
        -- assigned by a reader (GET /v1/me/quests), which holds nothing the planner did not.
        INSERT INTO user_quests (user_id, template_id, period_key, status, progress, target, starts_at, expires_at,
-                                assigned_at, completed_at, completed_event_id)
-       SELECT * FROM unnest($63::uuid[], $64::uuid[], $65::text[], $66::text[], $67::bigint[], $68::bigint[],
-                            $69::timestamptz[], $70::timestamptz[], $71::timestamptz[], $72::timestamptz[], $73::uuid[])
+                                assigned_at, completed_at, completed_event_id, seen)
+       -- A distinct quest's values go as one JSON array each (unnest cannot take ragged arrays).
+       SELECT x.user_id, x.template_id, x.period_key, x.status, x.progress, x.target, x.starts_at, x.expires_at,
+              x.assigned_at, x.completed_at, x.completed_event_id, ARRAY(SELECT jsonb_array_elements_text(x.seen))
+       FROM unnest($63::uuid[], $64::uuid[], $65::text[], $66::text[], $67::bigint[], $68::bigint[],
+                   $69::timestamptz[], $70::timestamptz[], $71::timestamptz[], $72::timestamptz[], $73::uuid[],
+                   $90::jsonb[])
+         AS x(user_id, template_id, period_key, status, progress, target, starts_at, expires_at, assigned_at,
+              completed_at, completed_event_id, seen)
        ON CONFLICT (user_id, template_id, period_key) DO UPDATE SET status = EXCLUDED.status,
          progress = EXCLUDED.progress, completed_at = EXCLUDED.completed_at,
-         completed_event_id = EXCLUDED.completed_event_id, updated_at = now()
+         completed_event_id = EXCLUDED.completed_event_id, seen = EXCLUDED.seen, updated_at = now()
      ),
      lbp AS (
        INSERT INTO leaderboard_periods (leaderboard_id, period_key, starts_at, ends_at)
@@ -465,6 +478,9 @@ export async function writePlan(tx: Tx, w: Writes): Promise<void> {
       entries.map((x) => x.entry.rankScore),
       entries.map((x) => x.entry.reachedAt),
       entries.map((x) => x.entry.ranked),
+      w.events.map((x) => x.client?.ip ?? null),
+      w.events.map((x) => x.client?.userAgent?.slice(0, 512) ?? null),
+      quests.map((x) => JSON.stringify(x.seen)),
     ],
   );
 }

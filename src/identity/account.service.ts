@@ -3,6 +3,7 @@ import { listAudit } from "../audit/audit.store.ts";
 import type { Clock } from "../platform/clock.ts";
 import type { Database, Tx } from "../platform/db/database.ts";
 import { AppError, notFound } from "../platform/http/errors.ts";
+import type { StandingListener } from "./index.ts";
 import { normaliseDisplayName } from "./display-names.ts";
 import { passwordProblem, type PasswordHasher } from "./passwords.ts";
 import { sessionView, userView, type UserView } from "./presenters.ts";
@@ -31,6 +32,7 @@ export class AccountService {
     private readonly db: Database,
     private readonly clock: Clock,
     private readonly hasher: PasswordHasher,
+    private readonly standing: readonly StandingListener[] = [],
   ) {
     this.registerExporter(async (tx, userId) => [
       "sessions",
@@ -139,6 +141,7 @@ export class AccountService {
       const now = this.clock.now();
       await users.softDeleteUser(tx, userId, now);
       await sessions.revokeUserSessions(tx, userId, null, now, "account_deleted");
+      for (const listener of this.standing) await listener(tx, userId, false);
       await audit(tx, { type: "user", id: userId }, meta, {
         action: "user.deleted",
         resourceType: "user",

@@ -4,6 +4,7 @@ import type { Clock } from "../platform/clock.ts";
 import type { Database, Tx } from "../platform/db/database.ts";
 import { AppError, notFound } from "../platform/http/errors.ts";
 import { decodeCursor, toPage } from "../platform/http/pagination.ts";
+import type { Eraser, StandingListener } from "./index.ts";
 import { userView } from "./presenters.ts";
 import * as sessions from "./sessions.store.ts";
 import * as users from "./users.store.ts";
@@ -16,6 +17,8 @@ export class AdminUsersService {
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
+    private readonly standing: readonly StandingListener[] = [],
+    private readonly erasers: readonly Eraser[] = [],
   ) {}
 
   async list(filter: { q?: string; role?: users.Role; active?: boolean; cursor?: string; limit: number }) {
@@ -48,6 +51,9 @@ export class AdminUsersService {
         if (!active && isActiveAdmin(before)) await assertAnotherAdmin(tx);
         await users.updateUser(tx, id, { isActive: active });
         if (!active) await sessions.revokeUserSessions(tx, id, null, this.clock.now(), "deactivated");
+        // A deleted account stays off the boards even if its flag is switched back on.
+        const listed = active && before.deleted_at === null;
+        for (const listener of this.standing) await listener(tx, id, listed);
       },
     );
   }
@@ -61,6 +67,8 @@ export class AdminUsersService {
       await sessions.revokeUserSessions(tx, id, null, now, "erased");
       await tx.exec(`DELETE FROM refresh_tokens WHERE user_id = $1`, [id]);
       await scrubAuditPersonalData(tx, id);
+      for (const eraser of this.erasers) await eraser(tx, id);
+      for (const listener of this.standing) await listener(tx, id, false);
     });
   }
 

@@ -13,6 +13,8 @@ export interface EntryState {
 /** Which event-fed boards each kind of change feeds, per definitions snapshot. */
 export interface BoardsBySource {
   currency: Map<string, BoardDef[]>;
+  /** Balance boards by currency: fed the balance after each change. */
+  balance: Map<string, BoardDef[]>;
   counter: Map<string, BoardDef[]>;
   level: BoardDef[];
   event: Map<string, BoardDef[]>;
@@ -23,12 +25,13 @@ const cache = new WeakMap<Snapshot, BoardsBySource>();
 export function boardsBySource(snapshot: Snapshot): BoardsBySource {
   let found = cache.get(snapshot);
   if (found === undefined) {
-    found = { currency: new Map(), counter: new Map(), level: [], event: new Map() };
+    found = { currency: new Map(), balance: new Map(), counter: new Map(), level: [], event: new Map() };
     const push = (map: Map<string, BoardDef[]>, name: string, board: BoardDef) =>
       map.set(name, [...(map.get(name) ?? []), board]);
     for (const b of snapshot.boards) {
       const s = b.source;
       if (s.kind === "currency") push(found.currency, s.currency, b);
+      else if (s.kind === "balance") push(found.balance, s.currency, b);
       else if (s.kind === "counter") push(found.counter, s.stat, b);
       else if (s.kind === "level") found.level.push(b);
       else if (s.kind === "event") push(found.event, s.eventType, b);

@@ -14,6 +14,14 @@ const Source = Type.Union(
       { additionalProperties: false, description: "A currency earned in the period" },
     ),
     Type.Object(
+      { kind: Type.Literal("balance"), currency: CurrencyCode },
+      {
+        additionalProperties: false,
+        description:
+          "A balance as it stands (seed 004's current score: it goes down on spends); operator latest",
+      },
+    ),
+    Type.Object(
       { kind: Type.Literal("counter"), stat: Type.String({ pattern: "^[a-z][a-z0-9_.]*$", maxLength: 100 }) },
       { additionalProperties: false, description: "A counter bumped in the period" },
     ),
@@ -258,12 +266,13 @@ export const leaderboardRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags,
         security,
-        summary: "Closed periods of a board with their top entries (seed 004 snapshots)",
+        summary:
+          "Snapshots of a board, newest first: each closed period's top entries, and scheduled ones of all-time periods (seed 004)",
         params: KeyParams,
         querystring: Type.Object(
           {
             limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-            cursor: Type.Optional(Type.String({ maxLength: 20, pattern: "^[A-Za-z0-9-]+$" })),
+            cursor: Type.Optional(Type.String({ maxLength: 40, pattern: "^[0-9]{1,15}-[A-Za-z0-9-]+$" })),
           },
           { additionalProperties: false },
         ),
@@ -274,7 +283,9 @@ export const leaderboardRoutes: FastifyPluginAsyncTypebox<{
                 period: Type.String(),
                 startsAt: Nullable(Timestamp),
                 endsAt: Nullable(Timestamp),
-                closedAt: Timestamp,
+                takenAt: Timestamp,
+                final: Type.Boolean({ description: "The snapshot the period closed with" }),
+                closedAt: Nullable(Timestamp),
                 entries: Type.Integer(),
                 top: Type.Array(
                   Type.Object({

@@ -8,11 +8,12 @@ import { isTimeZone } from "../identity/time-zones.ts";
 import type { Clock } from "../platform/clock.ts";
 import type { Database, Tx } from "../platform/db/database.ts";
 import { AppError, notFound } from "../platform/http/errors.ts";
-import { boardPeriodBounds, boardPeriodKey, listName, nextEntry, rankKey } from "./board-feed.ts";
+import { moveEntry } from "./entry-writer.ts";
+import { setListed } from "./standing.ts";
+import { boardPeriodKey, listName } from "./board-feed.ts";
 import * as store from "./leaderboards.store.ts";
 import type { RankKey } from "./rank-index/rank-index.ts";
 import type { RankService } from "./rank-service.ts";
-import { LIMITS, within } from "../platform/limits.ts";
 
 export const leaderboardView = (b: LeaderboardRow) => ({
   key: b.key,
@@ -78,9 +79,14 @@ const BOARDS: KeyedTable<LeaderboardRow, BoardView> = {
   async check(tx, b, stored) {
     if (!isTimeZone(b.timeZone)) throw invalid("timeZone is not an IANA time zone", "body/timeZone");
     const s = b.source;
-    if (s.kind === "currency") {
+    if (s.kind === "currency" || s.kind === "balance") {
       const known = await tx.maybeOne(`SELECT 1 FROM currencies WHERE code = $1`, [s.currency]);
       if (known === undefined) throw invalid(`Unknown currency ${s.currency}`, "body/source/currency");
+    }
+    // A balance board shows each balance as it stands: adding balances up or keeping the best of
+    // them would rank something else.
+    if (s.kind === "balance" && b.operator !== "latest") {
+      throw invalid("A balance board's operator is latest", "body/operator");
     }
     if (s.kind === "event") {
       const known = await tx.maybeOne(`SELECT 1 FROM event_types WHERE key = $1`, [s.eventType]);
@@ -353,66 +359,18 @@ export class LeaderboardsService {
         }
         return { ...first.response, duplicate: true };
       }
-      // Locked whatever its state: a close in progress finishes first, and is then seen.
-      const known = await tx.maybeOne<{ closed: boolean }>(
-        `SELECT closed_at IS NOT NULL AS closed FROM leaderboard_periods
-         WHERE leaderboard_id = $1 AND period_key = $2 FOR SHARE`,
-        [board.id, period],
-      );
-      if (known?.closed === true) {
+      // The period is share-locked whatever its state: a close in progress finishes first, and is then seen.
+      const moved = await moveEntry(tx, this.ranks, board, input.userId, input.score, at);
+      if (moved === undefined) {
         throw new AppError("leaderboard.period_closed", `Period ${period} is closed`);
       }
-      const [found] = await store.findEntries(tx, board.id, period, [input.userId]);
-      const before =
-        found === undefined
-          ? undefined
-          : {
-              score: found.score,
-              rankScore: found.rank_score,
-              reachedAt: found.reached_at,
-              ranked: found.ranked,
-            };
-      const next = nextEntry(board, before, input.score, at);
-      if (next !== undefined && !within(next.score, LIMITS.valueCeiling)) {
-        throw new AppError(
-          "limits.ceiling_reached",
-          `The score on leaderboard ${board.key} would pass its ceiling of ${LIMITS.valueCeiling}`,
-        );
-      }
-      const entry = next ?? before!;
-      if (next !== undefined) {
-        const bounds = boardPeriodBounds(board, at);
-        await tx.exec(
-          `INSERT INTO leaderboard_periods (leaderboard_id, period_key, starts_at, ends_at)
-           VALUES ($1, $2, coalesce($3, '-infinity'::timestamptz), coalesce($4, 'infinity'::timestamptz))
-           ON CONFLICT DO NOTHING`,
-          [board.id, period, bounds.startsAt, bounds.endsAt],
-        );
-        await tx.exec(
-          `INSERT INTO leaderboard_entries (leaderboard_id, period_key, user_id, score, rank_score, reached_at, ranked)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (leaderboard_id, period_key, user_id) DO UPDATE SET score = EXCLUDED.score,
-             rank_score = EXCLUDED.rank_score, reached_at = EXCLUDED.reached_at, ranked = EXCLUDED.ranked,
-             updated_at = now()`,
-          [board.id, period, input.userId, next.score, next.rankScore, next.reachedAt, next.ranked],
-        );
-        const change = {
-          list: listName(board.id, period),
-          previous: before?.ranked === true ? rankKey(before, input.userId) : undefined,
-          next: next.ranked ? rankKey(next, input.userId) : undefined,
-        };
-        tx.beforeCommit(
-          () => this.ranks.apply([change]),
-          () => this.ranks.apply([{ list: change.list, previous: change.next, next: change.previous }]),
-          () => this.ranks.distrust(),
-        );
-      }
+      const entry = moved.entry;
       const result: SubmitResult = {
         board: board.key,
         period,
         userId: input.userId,
         score: entry.score,
-        changed: next !== undefined,
+        changed: moved.changed,
         duplicate: false,
       };
       await tx.exec(
@@ -423,44 +381,68 @@ export class LeaderboardsService {
     });
   }
 
-  /** Closed periods of a board, newest first, with their top entries. */
+  /** Takes a player off every board or puts them back (see standing.ts), in the caller's transaction. */
+  setListed(tx: Tx, userId: string, listed: boolean): Promise<number> {
+    return setListed(tx, this.ranks, userId, listed);
+  }
+
+  /**
+   * Snapshots of a board, newest first, with their top entries: the one each period closed with,
+   * and the scheduled ones of periods that never close (all time).
+   */
   async snapshots(key: string, query: { limit: number; cursor?: string }) {
     const board = await this.board(key);
+    const after = query.cursor === undefined ? undefined : decodeSnapshotCursor(query.cursor);
     return this.db.asSystem(async (tx) => {
-      const periods = await tx.rows<{
+      const sets = await tx.rows<{
         period_key: string;
-        starts_at: Date;
-        ends_at: Date;
-        closed_at: Date;
+        taken_at: Date;
+        final: boolean;
         entries: number;
+        // Null for the open ends of an all-time period.
+        starts_at: Date | null;
+        ends_at: Date | null;
+        closed_at: Date | null;
       }>(
-        `SELECT period_key, starts_at, ends_at, closed_at, entries FROM leaderboard_periods
-         WHERE leaderboard_id = $1 AND closed_at IS NOT NULL AND ($2::text IS NULL OR period_key < $2)
-         ORDER BY period_key DESC LIMIT $3`,
-        [board.id, query.cursor ?? null, query.limit + 1],
+        `SELECT s.period_key, s.taken_at, s.final, s.entries, p.closed_at,
+                CASE WHEN isfinite(p.starts_at) THEN p.starts_at END AS starts_at,
+                CASE WHEN isfinite(p.ends_at) THEN p.ends_at END AS ends_at
+         FROM leaderboard_snapshot_sets s
+         JOIN leaderboard_periods p ON p.leaderboard_id = s.leaderboard_id AND p.period_key = s.period_key
+         WHERE s.leaderboard_id = $1
+           AND ($2::timestamptz IS NULL OR (s.taken_at, s.period_key) < ($2, $3::text))
+         ORDER BY s.taken_at DESC, s.period_key DESC LIMIT $4`,
+        [board.id, after?.takenAt ?? null, after?.periodKey ?? null, query.limit + 1],
       );
-      const shown = periods.slice(0, query.limit);
+      const shown = sets.slice(0, query.limit);
       const tops = await tx.rows<{
         period_key: string;
+        taken_at: Date;
         rank: number;
         user_id: string;
         score: number;
         reached_at: Date;
       }>(
-        `SELECT period_key, rank, user_id, score, reached_at FROM leaderboard_snapshots
-         WHERE leaderboard_id = $1 AND period_key = ANY($2::text[]) ORDER BY period_key DESC, rank`,
-        [board.id, shown.map((p) => p.period_key)],
+        `SELECT s.period_key, s.taken_at, s.rank, s.user_id, s.score, s.reached_at
+         FROM leaderboard_snapshots s
+         JOIN unnest($2::text[], $3::timestamptz[]) AS w(period_key, taken_at)
+           ON w.period_key = s.period_key AND w.taken_at = s.taken_at
+         WHERE s.leaderboard_id = $1 ORDER BY s.rank`,
+        [board.id, shown.map((p) => p.period_key), shown.map((p) => p.taken_at)],
       );
       const cards = await store.playerCards(tx, [...new Set(tops.map((t) => t.user_id))]);
+      const last = shown[shown.length - 1];
       return {
         items: shown.map((p) => ({
           period: p.period_key,
-          startsAt: p.starts_at.getTime() === -Infinity ? null : p.starts_at.toISOString(),
-          endsAt: p.ends_at.getTime() === Infinity ? null : p.ends_at.toISOString(),
-          closedAt: p.closed_at.toISOString(),
+          startsAt: p.starts_at?.toISOString() ?? null,
+          endsAt: p.ends_at?.toISOString() ?? null,
+          takenAt: p.taken_at.toISOString(),
+          final: p.final,
+          closedAt: p.final && p.closed_at !== null ? p.closed_at.toISOString() : null,
           entries: p.entries,
           top: tops
-            .filter((t) => t.period_key === p.period_key)
+            .filter((t) => t.period_key === p.period_key && t.taken_at.getTime() === p.taken_at.getTime())
             .map((t) => ({
               rank: t.rank,
               userId: t.user_id,
@@ -469,7 +451,10 @@ export class LeaderboardsService {
               reachedAt: t.reached_at.toISOString(),
             })),
         })),
-        nextCursor: periods.length > query.limit ? (shown[shown.length - 1]?.period_key ?? null) : null,
+        nextCursor:
+          sets.length > query.limit && last !== undefined
+            ? `${last.taken_at.getTime()}-${last.period_key}`
+            : null,
       };
     });
   }
@@ -573,3 +558,14 @@ const sameKey = (a: RankKey, b: RankKey) =>
   a.score === b.score && a.reachedAt === b.reachedAt && a.userId === b.userId;
 
 export type { BoardSource };
+
+/** A snapshot cursor: `<taken at, ms>-<period key>` of the last snapshot shown. */
+function decodeSnapshotCursor(cursor: string): { takenAt: Date; periodKey: string } {
+  const match = /^(\d{1,15})-(.+)$/.exec(cursor);
+  if (match === null) {
+    throw new AppError("validation.failed", "The cursor is not valid", {
+      errors: [{ path: "querystring/cursor", message: "is not a cursor from this API" }],
+    });
+  }
+  return { takenAt: new Date(Number(match[1])), periodKey: match[2]! };
+}

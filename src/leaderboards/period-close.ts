@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Database } from "../platform/db/database.ts";
 import { listName } from "./board-feed.ts";
+import { takeSnapshot } from "./snapshots.ts";
 import type { RankService } from "./rank-service.ts";
 
 /**
@@ -29,27 +30,25 @@ export async function closeDuePeriods(
         [now],
       );
       if (due === undefined) return undefined;
-      const { entries } = await tx.one<{ entries: number }>(
+      const entries = await takeSnapshot(
+        tx,
+        { leaderboardId: due.leaderboard_id, periodKey: due.period_key, size: due.snapshot_size },
+        now,
+        true,
+      );
+      // Every ranked entry keeps the rank it closed the period with.
+      await tx.exec(
         `WITH ranked AS (
-           SELECT user_id, score, reached_at,
-                  row_number() OVER (ORDER BY rank_score DESC, reached_at, user_id)::int AS r
+           SELECT user_id, row_number() OVER (ORDER BY rank_score DESC, reached_at, user_id)::int AS r
            FROM leaderboard_entries WHERE leaderboard_id = $1 AND period_key = $2 AND ranked
          ),
          finals AS (
            UPDATE leaderboard_entries e SET final_rank = ranked.r
            FROM ranked WHERE e.leaderboard_id = $1 AND e.period_key = $2 AND e.user_id = ranked.user_id
-         ),
-         top AS (
-           INSERT INTO leaderboard_snapshots (leaderboard_id, period_key, rank, user_id, score, reached_at)
-           SELECT $1, $2, r, user_id, score, reached_at FROM ranked WHERE r <= $3
-           ON CONFLICT DO NOTHING
-         ),
-         mark AS (
-           UPDATE leaderboard_periods SET closed_at = $4, entries = (SELECT count(*) FROM ranked)
-           WHERE leaderboard_id = $1 AND period_key = $2
          )
-         SELECT count(*)::int AS entries FROM ranked`,
-        [due.leaderboard_id, due.period_key, due.snapshot_size, now],
+         UPDATE leaderboard_periods SET closed_at = $3, entries = $4
+         WHERE leaderboard_id = $1 AND period_key = $2`,
+        [due.leaderboard_id, due.period_key, now, entries],
       );
       return { ...due, entries };
     });

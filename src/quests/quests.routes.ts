@@ -25,7 +25,10 @@ const fields = {
     }),
   ),
   mode: Type.Optional(
-    Type.Enum(["sum", "max"], { description: "sum the amounts, or keep the largest (max)" }),
+    Type.Enum(["sum", "max", "distinct"], {
+      description:
+        "sum the amounts, keep the largest (max), or count each value of amountField once (distinct)",
+    }),
   ),
   rewards: Type.Optional(Rewards),
   timeLimitHours: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 8784 }))),
@@ -47,7 +50,7 @@ const Quest = Type.Object({
   eventTypes: Type.Array(Type.String()),
   condition: Condition,
   amountField: Nullable(Type.String()),
-  mode: Type.Enum(["sum", "max"]),
+  mode: Type.Enum(["sum", "max", "distinct"]),
   rewards: Rewards,
   timeLimitHours: Nullable(Type.Integer()),
   pool: Nullable(Type.String()),

@@ -1,5 +1,5 @@
 import type { AuditActor, RequestMeta } from "../audit/audit.service.ts";
-import type { Definitions, PoolDef, QuestRow, Reward } from "../engine/definitions.ts";
+import type { Definitions, PoolDef, QuestMode, QuestRow, Reward } from "../engine/definitions.ts";
 import {
   checkCondition,
   checkCurrencies,
@@ -27,7 +27,7 @@ export interface QuestInput {
   eventTypes: string[];
   condition?: Record<string, unknown> | null;
   amountField?: string | null;
-  mode?: "sum" | "max";
+  mode?: QuestMode;
   rewards?: Reward[];
   timeLimitHours?: number | null;
   pool?: string | null;
@@ -102,6 +102,9 @@ const QUESTS: KeyedTable<QuestRow, QuestView> = {
     }
     if (q.mode === "max" && q.amountField === null) {
       throw invalid("mode max needs an amountField to take the largest of", "body/amountField");
+    }
+    if (q.mode === "distinct" && q.amountField === null) {
+      throw invalid("mode distinct needs an amountField whose values it counts", "body/amountField");
     }
     await checkEventTypes(tx, q.eventTypes, "body/eventTypes");
     await checkCurrencies(tx, q.rewards, "body/rewards");

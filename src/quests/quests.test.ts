@@ -392,7 +392,8 @@ describe("quest templates and pools (admin)", () => {
     const digests = await tableDigests(ctx, TEMPLATE_TABLES);
     const patches: [string, Record<string, unknown>, string][] = [
       // exercise-log has an amountField but no window; bonus-move-15 is in mode max.
-      ["daily-nutrition-log", { mode: "max" }, "body/amountField"],
+      ["exercise-log", { mode: "max", amountField: null }, "body/amountField"],
+      ["recipe-master", { mode: "distinct" }, "body/amountField"],
       ["bonus-move-15", { amountField: null }, "body/amountField"],
       ["exercise-log", { cadence: "special" }, "body/startsAt"],
       ["exercise-log", { endsAt: "2026-01-01T00:00:00Z", startsAt: "2026-02-01T00:00:00Z" }, "body/endsAt"],
@@ -677,7 +678,7 @@ describe("my quests", () => {
     assert.deepEqual(byKey(items, "daily-nutrition-log"), {
       key: "daily-nutrition-log",
       name: "Daily Nutrition Log",
-      description: "Log 3 meals today",
+      description: "Log breakfast, lunch and dinner today",
       category: "nutrition",
       difficulty: "easy",
       cadence: "day",
@@ -733,15 +734,18 @@ describe("my quests", () => {
   it("filters by status, and yesterday's unfinished quests show as expired once the day is over", async () => {
     ctx.clock.set(NOON);
     const player = await tokyoPlayer();
-    for (let i = 0; i < 3; i++) await event(player.id, "meal.logged", { mealType: "lunch" });
+    for (const mealType of ["breakfast", "lunch", "dinner"])
+      await event(player.id, "meal.logged", { mealType });
     await event(player.id, "recipe.tried", { recipeId: "r", isNew: false });
     const keys = async (status: string) => (await quests(player.accessToken, status)).map(summary).sort();
     const drawn = poolQuest(await quests(player.accessToken)).key;
+    // Daily Nutrition Log needs a breakfast, which also completes bonus-breakfast if the pool drew it.
+    const drawnDone = drawn === "bonus-breakfast";
 
     const today = [
       "daily-nutrition-log@2026-06-10:completed",
       "exercise-log@2026-06-10:active",
-      `${drawn}@2026-06-10:active`,
+      `${drawn}@2026-06-10:${drawnDone ? "completed" : "active"}`,
       "recipe-master@2026-W24:active",
       "social-engagement@2026-W24:active",
       "weekly-streak@2026-W24:active",
@@ -766,7 +770,7 @@ describe("my quests", () => {
     const expired = await quests(player.accessToken, "expired");
     assert.deepEqual(
       expired.map(summary).sort(),
-      ["exercise-log@2026-06-10:expired", `${drawn}@2026-06-10:expired`].sort(),
+      ["exercise-log@2026-06-10:expired", ...(drawnDone ? [] : [`${drawn}@2026-06-10:expired`])].sort(),
     );
     assert.ok(expired.every((q) => q.secondsLeft === 0 && q.expiresAt === DAY_END));
     assert.deepEqual(
@@ -843,19 +847,27 @@ describe("my quests", () => {
   it("lists history with status=completed and status=all: yesterday's quests, rerolled ones, page by page", async () => {
     ctx.clock.set(NOON);
     const player = await tokyoPlayer();
-    for (let i = 0; i < 3; i++) await event(player.id, "meal.logged", { mealType: "lunch" });
+    // Rerolled before the meals: Daily Nutrition Log needs a breakfast, which would complete
+    // bonus-breakfast if the pool drew it (a completed quest cannot be rerolled).
     const first = poolQuest(await quests(player.accessToken));
     const rerolled = await reroll(player.accessToken, first.key);
     assert.equal(rerolled.statusCode, 200, rerolled.body);
+    const second = poolQuest(await quests(player.accessToken));
+    for (const mealType of ["breakfast", "lunch", "dinner"])
+      await event(player.id, "meal.logged", { mealType });
     ctx.clock.set(at(NOON, DAY));
     await quests(player.accessToken);
 
     const completed = await quests(player.accessToken, "completed");
-    assert.deepEqual(completed.map(summary), ["daily-nutrition-log@2026-06-10:completed"]);
     assert.deepEqual(
-      [completed[0]?.progress, completed[0]?.completedAt, completed[0]?.secondsLeft],
-      [3, at(NOON), 0],
+      completed.map(summary).sort(),
+      [
+        "daily-nutrition-log@2026-06-10:completed",
+        ...(second.key === "bonus-breakfast" ? ["bonus-breakfast@2026-06-10:completed"] : []),
+      ].sort(),
     );
+    const daily = completed.find((q) => q.key === "daily-nutrition-log");
+    assert.deepEqual([daily?.progress, daily?.completedAt, daily?.secondsLeft], [3, at(NOON), 0]);
     const all = await quests(player.accessToken, "all");
     assert.equal(all.length, 10, all.map(summary).join(", "));
     assert.equal(all.find((q) => q.key === first.key && q.period === "2026-06-10")?.status, "rerolled");
@@ -1067,14 +1079,14 @@ describe("my quests", () => {
     const me = await inject("GET", "/v1/me", owl.accessToken);
     assert.equal(me.json<{ profile: { dayStartHour: number } }>().profile.dayStartHour, 4);
 
-    const meal = (userId: string) => event(userId, "meal.logged", { mealType: "lunch" });
+    const meal = (userId: string, mealType = "lunch") => event(userId, "meal.logged", { mealType });
     const daily = (effects: Effects) => effects.quests.find((q) => q.key === "daily-nutrition-log");
     const nutrition = (effects: Effects) => effects.streaks.find((s) => s.key === "nutrition");
     for (const p of [owl, lark]) assert.equal(nutrition(await meal(p.id))?.current, 1);
 
-    // 02:00 on Thursday in Tokyo.
+    // 02:00 on Thursday in Tokyo: a (late) dinner, a second meal type of the owl's Wednesday.
     ctx.clock.set("2026-06-10T17:00:00Z");
-    const late = await meal(owl.id);
+    const late = await meal(owl.id, "dinner");
     assert.deepEqual(daily(late) && [daily(late)?.period, daily(late)?.progress], ["2026-06-10", 2]);
     assert.equal(nutrition(late), undefined, "Wednesday was already counted");
     const early = await meal(lark.id);

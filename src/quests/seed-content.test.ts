@@ -104,6 +104,61 @@ describe("seed 000 quests, streak and achievements", () => {
     assert.equal(stats.value, completions.length);
   });
 
+  it("Daily Nutrition Log needs breakfast, lunch and dinner: not three breakfasts, not snacks", async () => {
+    const player = await registerPlayer(ctx.app, { timeZone: "America/New_York" });
+    const daily = (e: Effects) => e.quests.find((q) => q.key === "daily-nutrition-log");
+    assert.equal(daily(await meal(player.id, "breakfast"))?.progress, 1);
+    assert.equal(
+      daily(await meal(player.id, "breakfast")),
+      undefined,
+      "a second breakfast counts for nothing",
+    );
+    assert.equal(daily(await meal(player.id, "snack")), undefined, "a snack counts for nothing");
+    const lunch = await meal(player.id, "lunch");
+    assert.deepEqual([daily(lunch)?.progress, daily(lunch)?.completed], [2, false]);
+    assert.equal(daily(await meal(player.id, "lunch")), undefined);
+    const dinner = await meal(player.id, "dinner");
+    assert.equal(daily(dinner)?.completed, true);
+    assert.deepEqual(paidBy(dinner, "quest:daily-nutrition-log"), [
+      ["xp", 150],
+      ["coins", 300],
+    ]);
+  });
+
+  it("Social Engagement counts distinct friends", async () => {
+    const player = await registerPlayer(ctx.app, { timeZone: "America/New_York" });
+    const social = async (friendId?: string) => {
+      const res = await ctx.app.inject({
+        method: "POST",
+        url: "/v1/events",
+        headers: { "x-api-key": apiKey },
+        payload: {
+          type: "social.interaction",
+          userId: player.id,
+          data: { kind: "like", ...(friendId === undefined ? {} : { friendId }) },
+        },
+      });
+      assert.equal(res.statusCode, 201, res.body);
+      return res.json<{ effects: Effects }>().effects.quests.find((q) => q.key === "social-engagement");
+    };
+    assert.equal((await social("ann"))?.progress, 1);
+    for (let i = 0; i < 5; i++) assert.equal(await social("ann"), undefined, "the same friend again");
+    assert.equal(await social(), undefined, "an interaction naming no friend");
+    assert.equal((await social("bob"))?.progress, 2);
+    assert.equal((await social("cy"))?.progress, 3);
+    assert.equal((await social("dee"))?.progress, 4);
+    const fifth = await social("eve");
+    assert.deepEqual([fifth?.progress, fifth?.completed], [5, true]);
+    const stored = await ctx.db.asSystem((tx) =>
+      tx.one<{ seen: string[] }>(
+        `SELECT q.seen FROM user_quests q JOIN quest_templates t ON t.id = q.template_id
+         WHERE q.user_id = $1 AND t.key = 'social-engagement'`,
+        [player.id],
+      ),
+    );
+    assert.deepEqual(stored.seen, ["ann", "bob", "cy", "dee", "eve"]);
+  });
+
   it("a meal after the player's midnight counts for the next day's quest, not the completed one", async () => {
     const player = await registerPlayer(ctx.app, { timeZone: "America/New_York" });
     ctx.clock.set("2026-01-13T15:00:00Z");

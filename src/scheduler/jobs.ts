@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { NotificationService } from "../delivery/notifications/notifications.service.ts";
 import type { Game } from "../engine/index.ts";
 import { closeDuePeriods } from "../leaderboards/period-close.ts";
+import { snapshotOpenPeriods } from "../leaderboards/snapshots.ts";
 import { ensurePartitions } from "../platform/db/connect.ts";
 import type { Database } from "../platform/db/database.ts";
 import { assignQuestsToAll } from "../quests/quest-book.ts";
@@ -72,6 +73,14 @@ export function ludusJobs(
       intervalMs: MINUTE,
       async run({ now }) {
         return { closed: await closeDuePeriods(db, game.ranks, now, logger) };
+      },
+    },
+    {
+      // Periods that never close (all time) are snapshotted once a day instead (seed 004).
+      name: "leaderboards.snapshot",
+      intervalMs: DAY,
+      async run({ now, periodStart }) {
+        return { taken: await snapshotOpenPeriods(db, now, periodStart, logger) };
       },
     },
     {

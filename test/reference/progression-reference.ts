@@ -49,7 +49,7 @@ export interface QuestDef {
   eventTypes: string[];
   condition: Condition;
   amountField: string | null;
-  mode: "sum" | "max";
+  mode: "sum" | "max" | "distinct";
   rewards: Reward[];
   timeLimitHours: number | null;
   startsAt: Date | null;
@@ -93,7 +93,7 @@ interface PackJson {
     eventTypes: string[];
     condition?: Condition;
     amountField?: string | null;
-    mode?: "sum" | "max";
+    mode?: "sum" | "max" | "distinct";
     rewards?: Reward[];
     timeLimitHours?: number | null;
     startsAt?: string | null;
@@ -440,11 +440,14 @@ function read(value: unknown, dotted: string): unknown {
   return node;
 }
 
-/** Conditions of these packs are plain equalities on dotted paths; anything else is refused. */
+/** Conditions of these packs are equalities (or $in lists) on dotted paths; anything else is refused. */
 function holds(condition: Condition, event: { type: string; data: Record<string, unknown> }): boolean {
   if (condition === null) return true;
   return Object.entries(condition).every(([dotted, expected]) => {
     if (expected !== null && typeof expected === "object") {
+      const only = Object.keys(expected);
+      const list = (expected as { $in?: unknown }).$in;
+      if (only.length === 1 && Array.isArray(list)) return list.includes(read({ event }, dotted));
       throw new Error(`the reference only knows equality conditions, not ${JSON.stringify(expected)}`);
     }
     return read({ event }, dotted) === expected;
@@ -516,6 +519,8 @@ export function replay(
   };
 
   const has = (q: QuestDef, periodKey: string) => out.quests.has(`${q.key}|${periodKey}`);
+  /** The values counted so far by quests of mode distinct, by `${key}|${periodKey}`. */
+  const seenBy = new Map<string, Set<string>>();
 
   /** First touch: the quests of the periods containing `at` that the player does not have yet. */
   const assign = (at: Date, calendar: Calendar) => {
@@ -653,13 +658,27 @@ export function replay(
       if (quest === undefined || quest.status !== "active") continue;
       if (event.occurredAt < quest.startsAt || event.occurredAt >= quest.expiresAt) continue;
       if (!holds(q.condition, event)) continue;
-      let amount = 1;
-      if (q.amountField !== null) {
-        const raw = read(event, q.amountField);
-        amount = typeof raw === "number" ? Math.floor(raw) : 0;
+      let reached: number;
+      if (q.mode === "distinct") {
+        // Each value of the field counts once (strings and numbers, by their text: 1 and "1" are one).
+        const raw = read(event, q.amountField ?? "");
+        if (typeof raw !== "string" && typeof raw !== "number") continue;
+        const slot = `${q.key}|${periodKey}`;
+        const seen = seenBy.get(slot) ?? new Set<string>();
+        seenBy.set(slot, seen);
+        const value = String(raw);
+        if (seen.has(value)) continue;
+        seen.add(value);
+        reached = seen.size;
+      } else {
+        let amount = 1;
+        if (q.amountField !== null) {
+          const raw = read(event, q.amountField);
+          amount = typeof raw === "number" ? Math.floor(raw) : 0;
+        }
+        if (amount <= 0) continue;
+        reached = q.mode === "sum" ? quest.progress + amount : Math.max(quest.progress, amount);
       }
-      if (amount <= 0) continue;
-      const reached = q.mode === "sum" ? quest.progress + amount : Math.max(quest.progress, amount);
       quest.progress = Math.min(quest.target, reached);
       if (quest.progress >= quest.target) {
         quest.status = "completed";
