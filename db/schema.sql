@@ -305,7 +305,10 @@ CREATE TABLE public.events (
     idempotency_key text,
     data jsonb NOT NULL,
     result jsonb NOT NULL,
-    CONSTRAINT events_source_check CHECK ((source = ANY (ARRAY['api_key'::text, 'player'::text, 'system'::text, 'admin'::text])))
+    client_ip inet,
+    user_agent text,
+    CONSTRAINT events_source_check CHECK ((source = ANY (ARRAY['api_key'::text, 'player'::text, 'system'::text, 'admin'::text]))),
+    CONSTRAINT events_user_agent_check CHECK ((length(user_agent) <= 512))
 )
 PARTITION BY RANGE (received_at);
 
@@ -391,6 +394,21 @@ ALTER TABLE ONLY public.leaderboard_periods FORCE ROW LEVEL SECURITY;
 
 
 --
+-- Name: leaderboard_snapshot_sets; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.leaderboard_snapshot_sets (
+    leaderboard_id uuid NOT NULL,
+    period_key text NOT NULL,
+    taken_at timestamp with time zone NOT NULL,
+    final boolean NOT NULL,
+    entries integer NOT NULL
+);
+
+ALTER TABLE ONLY public.leaderboard_snapshot_sets FORCE ROW LEVEL SECURITY;
+
+
+--
 -- Name: leaderboard_snapshots; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -401,6 +419,7 @@ CREATE TABLE public.leaderboard_snapshots (
     user_id uuid NOT NULL,
     score double precision NOT NULL,
     reached_at timestamp with time zone NOT NULL,
+    taken_at timestamp with time zone NOT NULL,
     CONSTRAINT leaderboard_snapshots_rank_check CHECK ((rank > 0))
 );
 
@@ -681,7 +700,7 @@ CREATE TABLE public.quest_templates (
     CONSTRAINT quest_templates_difficulty_check CHECK ((difficulty = ANY (ARRAY['easy'::text, 'medium'::text, 'hard'::text, 'epic'::text, 'legendary'::text]))),
     CONSTRAINT quest_templates_event_types_check CHECK (((cardinality(event_types) >= 1) AND (cardinality(event_types) <= 20))),
     CONSTRAINT quest_templates_key_check CHECK ((key ~ '^[a-z0-9][a-z0-9_.-]{0,63}$'::text)),
-    CONSTRAINT quest_templates_mode_check CHECK ((mode = ANY (ARRAY['sum'::text, 'max'::text]))),
+    CONSTRAINT quest_templates_mode_check CHECK ((mode = ANY (ARRAY['sum'::text, 'max'::text, 'distinct'::text]))),
     CONSTRAINT quest_templates_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
     CONSTRAINT quest_templates_target_check CHECK ((target > 0)),
     CONSTRAINT quest_templates_time_limit_hours_check CHECK (((time_limit_hours >= 1) AND (time_limit_hours <= 8784)))
@@ -1115,6 +1134,7 @@ CREATE TABLE public.user_quests (
     completed_at timestamp with time zone,
     completed_event_id uuid,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    seen text[] DEFAULT '{}'::text[] NOT NULL,
     CONSTRAINT user_quests_check CHECK (((status <> 'completed'::text) OR ((completed_at IS NOT NULL) AND (progress >= target)))),
     CONSTRAINT user_quests_period_key_check CHECK ((length(period_key) <= 20)),
     CONSTRAINT user_quests_progress_check CHECK ((progress >= 0)),
@@ -1421,6 +1441,14 @@ ALTER TABLE ONLY public.leaderboard_entries
 
 
 --
+-- Name: leaderboard_entries leaderboard_entries_score_ceiling; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.leaderboard_entries
+    ADD CONSTRAINT leaderboard_entries_score_ceiling CHECK ((((score >= ('-1000000000000000'::numeric)::double precision) AND (score <= ('1000000000000000'::numeric)::double precision)) AND ((rank_score >= ('-1000000000000000'::numeric)::double precision) AND (rank_score <= ('1000000000000000'::numeric)::double precision)))) NOT VALID;
+
+
+--
 -- Name: leaderboard_periods leaderboard_periods_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1429,11 +1457,27 @@ ALTER TABLE ONLY public.leaderboard_periods
 
 
 --
+-- Name: leaderboard_snapshot_sets leaderboard_snapshot_sets_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.leaderboard_snapshot_sets
+    ADD CONSTRAINT leaderboard_snapshot_sets_pkey PRIMARY KEY (leaderboard_id, period_key, taken_at);
+
+
+--
 -- Name: leaderboard_snapshots leaderboard_snapshots_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.leaderboard_snapshots
-    ADD CONSTRAINT leaderboard_snapshots_pkey PRIMARY KEY (leaderboard_id, period_key, rank);
+    ADD CONSTRAINT leaderboard_snapshots_pkey PRIMARY KEY (leaderboard_id, period_key, taken_at, rank);
+
+
+--
+-- Name: leaderboard_snapshots leaderboard_snapshots_score_ceiling; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.leaderboard_snapshots
+    ADD CONSTRAINT leaderboard_snapshots_score_ceiling CHECK (((score >= ('-1000000000000000'::numeric)::double precision) AND (score <= ('1000000000000000'::numeric)::double precision))) NOT VALID;
 
 
 --
@@ -1445,11 +1489,35 @@ ALTER TABLE ONLY public.leaderboards
 
 
 --
+-- Name: leaderboards leaderboards_min_score_ceiling; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.leaderboards
+    ADD CONSTRAINT leaderboards_min_score_ceiling CHECK (((min_score >= ('-1000000000000000'::numeric)::double precision) AND (min_score <= ('1000000000000000'::numeric)::double precision))) NOT VALID;
+
+
+--
 -- Name: leaderboards leaderboards_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.leaderboards
     ADD CONSTRAINT leaderboards_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: ledger_entries ledger_entries_amount_ceiling; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.ledger_entries
+    ADD CONSTRAINT ledger_entries_amount_ceiling CHECK (((amount >= '-1000000000000000'::bigint) AND (amount <= '1000000000000000'::bigint))) NOT VALID;
+
+
+--
+-- Name: ledger_entries ledger_entries_balance_after_ceiling; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.ledger_entries
+    ADD CONSTRAINT ledger_entries_balance_after_ceiling CHECK (((balance_after >= '-1000000000000000'::bigint) AND (balance_after <= '1000000000000000'::bigint))) NOT VALID;
 
 
 --
@@ -1570,6 +1638,14 @@ ALTER TABLE ONLY public.refresh_tokens
 
 ALTER TABLE ONLY public.refresh_tokens
     ADD CONSTRAINT refresh_tokens_token_hash_key UNIQUE (token_hash);
+
+
+--
+-- Name: rule_award_totals rule_award_totals_amount_ceiling; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.rule_award_totals
+    ADD CONSTRAINT rule_award_totals_amount_ceiling CHECK (((amount >= '-1000000000000000'::bigint) AND (amount <= '1000000000000000'::bigint))) NOT VALID;
 
 
 --
@@ -1717,6 +1793,14 @@ ALTER TABLE ONLY public.user_profiles
 
 
 --
+-- Name: user_progress user_progress_events_count_ceiling; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.user_progress
+    ADD CONSTRAINT user_progress_events_count_ceiling CHECK (((events_count >= 0) AND (events_count <= '1000000000000000'::bigint))) NOT VALID;
+
+
+--
 -- Name: user_progress user_progress_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1733,6 +1817,14 @@ ALTER TABLE ONLY public.user_quests
 
 
 --
+-- Name: user_quests user_quests_progress_ceiling; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.user_quests
+    ADD CONSTRAINT user_quests_progress_ceiling CHECK (((progress <= '1000000000000000'::bigint) AND (target <= '1000000000000000'::bigint))) NOT VALID;
+
+
+--
 -- Name: user_stats_daily user_stats_daily_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1741,11 +1833,27 @@ ALTER TABLE ONLY public.user_stats_daily
 
 
 --
+-- Name: user_stats_daily user_stats_daily_value_ceiling; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.user_stats_daily
+    ADD CONSTRAINT user_stats_daily_value_ceiling CHECK (((value >= '-1000000000000000'::bigint) AND (value <= '1000000000000000'::bigint))) NOT VALID;
+
+
+--
 -- Name: user_stats_totals user_stats_totals_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.user_stats_totals
     ADD CONSTRAINT user_stats_totals_pkey PRIMARY KEY (user_id, stat);
+
+
+--
+-- Name: user_stats_totals user_stats_totals_value_ceiling; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.user_stats_totals
+    ADD CONSTRAINT user_stats_totals_value_ceiling CHECK (((value >= '-1000000000000000'::bigint) AND (value <= '1000000000000000'::bigint))) NOT VALID;
 
 
 --
@@ -1770,6 +1878,22 @@ ALTER TABLE ONLY public.user_streaks
 
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: wallets wallets_balance_ceiling; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.wallets
+    ADD CONSTRAINT wallets_balance_ceiling CHECK (((balance >= '-1000000000000000'::bigint) AND (balance <= '1000000000000000'::bigint))) NOT VALID;
+
+
+--
+-- Name: wallets wallets_lifetime_earned_ceiling; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.wallets
+    ADD CONSTRAINT wallets_lifetime_earned_ceiling CHECK ((lifetime_earned <= '1000000000000000'::bigint)) NOT VALID;
 
 
 --
@@ -1880,6 +2004,13 @@ CREATE INDEX leaderboard_entries_rank_idx ON public.leaderboard_entries USING bt
 --
 
 CREATE INDEX leaderboard_periods_open_idx ON public.leaderboard_periods USING btree (ends_at) WHERE (closed_at IS NULL);
+
+
+--
+-- Name: leaderboard_snapshot_sets_recent_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX leaderboard_snapshot_sets_recent_idx ON public.leaderboard_snapshot_sets USING btree (leaderboard_id, taken_at DESC, period_key DESC);
 
 
 --
@@ -2088,6 +2219,14 @@ ALTER TABLE ONLY public.leaderboard_entries
 
 ALTER TABLE ONLY public.leaderboard_periods
     ADD CONSTRAINT leaderboard_periods_leaderboard_id_fkey FOREIGN KEY (leaderboard_id) REFERENCES public.leaderboards(id) ON DELETE CASCADE;
+
+
+--
+-- Name: leaderboard_snapshot_sets leaderboard_snapshot_sets_leaderboard_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.leaderboard_snapshot_sets
+    ADD CONSTRAINT leaderboard_snapshot_sets_leaderboard_id_fkey FOREIGN KEY (leaderboard_id) REFERENCES public.leaderboards(id) ON DELETE CASCADE;
 
 
 --
@@ -2609,6 +2748,26 @@ CREATE POLICY leaderboard_periods_read ON public.leaderboard_periods FOR SELECT 
 --
 
 CREATE POLICY leaderboard_periods_write ON public.leaderboard_periods USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
+
+
+--
+-- Name: leaderboard_snapshot_sets; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.leaderboard_snapshot_sets ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: leaderboard_snapshot_sets leaderboard_snapshot_sets_read; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY leaderboard_snapshot_sets_read ON public.leaderboard_snapshot_sets FOR SELECT USING (true);
+
+
+--
+-- Name: leaderboard_snapshot_sets leaderboard_snapshot_sets_write; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY leaderboard_snapshot_sets_write ON public.leaderboard_snapshot_sets USING (public.ludus_is_system()) WITH CHECK (public.ludus_is_system());
 
 
 --
