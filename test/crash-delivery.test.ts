@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { spawn, type ChildProcess } from "node:child_process";
-import path from "node:path";
+import type { ChildProcess } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { verify } from "../src/delivery/webhooks/signing.ts";
-import { freePort } from "./helpers/ports.ts";
+import { spawnServe, type Serving } from "./helpers/serve.ts";
 import { cloneTemplate, withClient } from "./helpers/postgres.ts";
 import { startReceiver } from "./helpers/webhook-receiver.ts";
 
@@ -16,7 +15,6 @@ import { startReceiver } from "./helpers/webhook-receiver.ts";
  * the outbox and the webhook queue to drain, then checks every committed event against what the
  * receiver got (at least once, deduplicated by event id) and against the notifications table.
  */
-const ROOT = path.resolve(import.meta.dirname, "..");
 
 const PLAYERS = 8;
 /** An upper bound: the stream stops at the kill; events never sent are not sent later. */
@@ -35,24 +33,13 @@ const FAILED_FIRST = 3;
 const ADMIN_EMAIL = "crash-admin@example.com";
 const ADMIN_PASSWORD = "crash test admin password";
 
-interface Started {
-  child: ChildProcess;
-  base: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
+type Started = Serving;
 
 const children: ChildProcess[] = [];
 
 async function startLudus(databaseUrl: string): Promise<Started> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve"], {
-    cwd: ROOT,
+  const serving = await spawnServe({
     env: {
-      ...process.env,
-      LOG_LEVEL: "warn",
-      PORT: String(port),
-      HOST: "127.0.0.1",
       DATABASE_URL: databaseUrl,
       LUDUS_ADMIN_EMAIL: ADMIN_EMAIL,
       LUDUS_ADMIN_PASSWORD: ADMIN_PASSWORD,
@@ -66,29 +53,9 @@ async function startLudus(databaseUrl: string): Promise<Started> {
       LUDUS_WEBHOOK_MAX_ATTEMPTS: "100",
       LUDUS_WEBHOOK_DISABLE_AFTER: "100000",
     },
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  children.push(child);
-  let text = "";
-  child.stdout?.on("data", (d: Buffer) => (text += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (text += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start within 90 s:\n${text}`)), 90_000);
-    const poll = setInterval(() => {
-      if (text.includes("is running")) {
-        clearInterval(poll);
-        clearTimeout(timer);
-        resolve();
-      }
-    }, 50);
-    void exited.then((code) => {
-      clearInterval(poll);
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before starting:\n${text}`));
-    });
-  });
-  return { child, base: `http://127.0.0.1:${port}`, output: () => text, exited };
+  children.push(serving.child);
+  return serving;
 }
 
 async function call<T>(

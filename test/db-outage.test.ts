@@ -7,6 +7,7 @@ import { after, describe, it } from "node:test";
 import pino from "pino";
 import { startEmbeddedPostgres, type EmbeddedServer } from "../src/platform/db/embedded.ts";
 import { freePort } from "./helpers/ports.ts";
+import { spawnServe, type Serving } from "./helpers/serve.ts";
 import { cloneTemplate, databaseUrl, testServer, withClient } from "./helpers/postgres.ts";
 
 /**
@@ -27,21 +28,11 @@ const RECOVERY_DEADLINE_MS = 30_000;
 
 const children: ChildProcess[] = [];
 
-interface Started {
-  child: ChildProcess;
-  base: string;
-  output: () => string;
-}
+type Started = Serving;
 
 async function startLudus(url: string): Promise<Started> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve"], {
-    cwd: ROOT,
+  const serving = await spawnServe({
     env: {
-      ...process.env,
-      LOG_LEVEL: "warn",
-      PORT: String(port),
-      HOST: "127.0.0.1",
       DATABASE_URL: url,
       LUDUS_ADMIN_EMAIL: ADMIN_EMAIL,
       LUDUS_ADMIN_PASSWORD: ADMIN_PASSWORD,
@@ -51,28 +42,9 @@ async function startLudus(url: string): Promise<Started> {
       LUDUS_EVENTS_RATE_LIMIT: "1000000",
       LUDUS_DELIVERY_POLL_MS: "50",
     },
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  children.push(child);
-  let text = "";
-  child.stdout?.on("data", (d: Buffer) => (text += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (text += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start within 90 s:\n${text}`)), 90_000);
-    const poll = setInterval(() => {
-      if (text.includes("is running")) {
-        clearInterval(poll);
-        clearTimeout(timer);
-        resolve();
-      }
-    }, 50);
-    child.once("exit", (code) => {
-      clearInterval(poll);
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before starting:\n${text}`));
-    });
-  });
-  return { child, base: `http://127.0.0.1:${port}`, output: () => text };
+  children.push(serving.child);
+  return serving;
 }
 
 const alive = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;

@@ -112,9 +112,16 @@ describe("JSON bodies past the limits", () => {
     );
   });
 
-  it("depth is refused on every JSON route, before authentication or validation sees it", async () => {
-    for (const url of ["/v1/auth/login", "/v1/admin/rules", "/v1/admin/webhooks"]) {
-      await refused(post(url, nestedArrays(100_000), {}), 400, "request.json_too_deep");
+  it("depth is refused on every JSON route before validation; an anonymous caller's body is never read", async () => {
+    await refused(post("/v1/auth/login", nestedArrays(100_000), {}), 400, "request.json_too_deep");
+    for (const url of ["/v1/admin/rules", "/v1/admin/webhooks"]) {
+      await refused(
+        post(url, nestedArrays(100_000), bearer(admin.accessToken)),
+        400,
+        "request.json_too_deep",
+      );
+      // Credentials are checked first (on request, before the body is parsed).
+      await refused(post(url, nestedArrays(100_000), {}), 401, "auth.unauthenticated");
     }
   });
 

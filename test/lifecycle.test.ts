@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { freePort } from "./helpers/ports.ts";
+import { spawnServe, type Serving } from "./helpers/serve.ts";
 import { databaseUrl, testServer, withClient } from "./helpers/postgres.ts";
 
 /**
@@ -15,12 +16,7 @@ import { databaseUrl, testServer, withClient } from "./helpers/postgres.ts";
  */
 const ROOT = path.resolve(import.meta.dirname, "..");
 
-interface Started {
-  child: ChildProcess;
-  base: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
+type Started = Serving;
 
 /** Every process group started, so that a failed test leaves none behind. */
 const spawned: ChildProcess[] = [];
@@ -37,34 +33,14 @@ function killLeftovers(): void {
 }
 
 /** Spawns `ludus serve` leading its own process group (as a shell does for a foreground job). */
-function startLudus(env: Record<string, string>): Promise<Started> {
-  const { DATABASE_URL: _ignored, ...inherited } = process.env;
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve"], {
-    cwd: ROOT,
-    env: { ...inherited, LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+async function startLudus(env: Record<string, string>): Promise<Started> {
+  const serving = await spawnServe({
+    env: { LOG_LEVEL: "info", ...env },
     detached: true,
+    startTimeoutMs: 120_000,
   });
-  spawned.push(child);
-  let text = "";
-  child.stdout?.on("data", (d: Buffer) => (text += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (text += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start within 120 s:\n${text}`)), 120_000);
-    const poll = setInterval(() => {
-      if (text.includes("is running")) {
-        clearInterval(poll);
-        clearTimeout(timer);
-        resolve({ child, base: `http://127.0.0.1:${env.PORT}`, output: () => text, exited });
-      }
-    }, 50);
-    void exited.then((code) => {
-      clearInterval(poll);
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before starting:\n${text}`));
-    });
-  });
+  spawned.push(serving.child);
+  return serving;
 }
 
 /** JSON log lines at error level or above (pino: 50 error, 60 fatal). */

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { freePort } from "./helpers/ports.ts";
+import { spawnServe, type Serving } from "./helpers/serve.ts";
 
 /**
  * The product as a user runs it: `ludus serve` (what `npm start` runs) with no DATABASE_URL starts
@@ -11,38 +12,10 @@ import { freePort } from "./helpers/ports.ts";
  */
 const ROOT = path.resolve(import.meta.dirname, "..");
 
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
+type Started = Serving;
 
 function startLudus(env: Record<string, string>): Promise<Started> {
-  const { DATABASE_URL: _ignored, ...base } = process.env;
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve"], {
-    cwd: ROOT,
-    env: { ...base, LOG_LEVEL: "warn", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let text = "";
-  child.stdout?.on("data", (d: Buffer) => (text += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (text += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start within 90 s:\n${text}`)), 90_000);
-    const poll = setInterval(() => {
-      if (text.includes("is running")) {
-        clearInterval(poll);
-        clearTimeout(timer);
-        resolve({ child, output: () => text, exited });
-      }
-    }, 100);
-    void exited.then((code) => {
-      clearInterval(poll);
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before starting:\n${text}`));
-    });
-  });
+  return spawnServe({ env });
 }
 
 /** Processes whose command line mentions the folder: a stray postgres would. */

@@ -277,6 +277,8 @@ describe("outbox dispatcher", () => {
   });
 
   it("refuses bad dead-letter requests", async () => {
+    // The clock has moved past the first admin's access token by now: sign in afresh.
+    const admin = await createAdmin(ctx);
     for (const payload of [{ ids: [] }, { ids: [0] }, { ids: ["1"] }, { ids: [1], extra: true }, {}]) {
       const res = await ctx.app.inject({
         method: "POST",
