@@ -117,6 +117,8 @@ export class StreamHub {
   private unheard: NodeJS.Timeout | undefined;
   /** Set by `endAll`: a stream still opening then is ended instead of added. */
   private closing = false;
+  /** Streams between their request and their subscription (reading where to start). */
+  private opening = 0;
 
   constructor(
     private readonly db: Database,
@@ -130,6 +132,11 @@ export class StreamHub {
     let n = 0;
     for (const set of this.subscriptions.values()) n += set.size;
     return n;
+  }
+
+  /** Whether the instance's cap is reached, counting streams still opening. */
+  get full(): boolean {
+    return this.size + this.opening >= this.settings.maxPerInstance;
   }
 
   /**
@@ -174,12 +181,19 @@ export class StreamHub {
    * client missed and, from then on, every new message.
    */
   async open(userId: string, from: ResumeFrom, sink: StreamSink, sessionId?: string): Promise<OpenStream> {
-    if (this.size >= this.settings.maxPerInstance) throw new StreamCapacityReached();
-    const start = await this.db.asUser(userId, async (tx) => {
-      if (from === undefined) return { after: await store.head(tx, userId), resync: false };
-      if (from === 0 || (await store.isKept(tx, userId, from))) return { after: from, resync: false };
-      return { after: await store.head(tx, userId), resync: true };
-    });
+    if (this.full) throw new StreamCapacityReached();
+    // The slot is held while the start is read, so streams opening at once cannot pass the cap.
+    this.opening += 1;
+    let start: { after: number; resync: boolean };
+    try {
+      start = await this.db.asUser(userId, async (tx) => {
+        if (from === undefined) return { after: await store.head(tx, userId), resync: false };
+        if (from === 0 || (await store.isKept(tx, userId, from))) return { after: from, resync: false };
+        return { after: await store.head(tx, userId), resync: true };
+      });
+    } finally {
+      this.opening -= 1;
+    }
     if (this.closing) {
       // The server began shutting down while this stream was opening: endAll has passed it by.
       sink.end();

@@ -130,7 +130,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<{
   // Past the instance's cap a stream is refused before it opens (before the SSE headers or the
   // WebSocket upgrade), so clients retry elsewhere or later; the per-player cap closes the oldest.
   const refuseWhenFull = async () => {
-    if (hub.size >= hub.settings.maxPerInstance) {
+    if (hub.full) {
       throw new AppError("stream.capacity", "This instance holds as many streams as it may; try again later");
     }
   };

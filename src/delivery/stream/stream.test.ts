@@ -470,6 +470,9 @@ describe("realtime stream: the per-instance cap", () => {
       assert.equal(c.res.status, 200);
       await c.until(() => c.comments > 0, 5000, "the connected comment");
     }
+    // The connected comment may be written before the stream has subscribed: wait until both have.
+    const opened = Date.now() + 5000;
+    while (ctx.delivery.stream.size < 2 && Date.now() < opened) await new Promise((r) => setTimeout(r, 20));
     const refused = await fetch(`${base}/v1/me/stream`, { headers: bearer(players[2]!.accessToken) });
     assert.equal(refused.status, 503);
     assert.match(refused.headers.get("content-type") ?? "", /^application\/problem\+json/);
